@@ -1,0 +1,1 @@
+"""Thin wrappers around confluent-kafka: config assembly, admin, error translation."""

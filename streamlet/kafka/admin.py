@@ -1,0 +1,146 @@
+"""Idempotent topic administration over confluent-kafka's AdminClient."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import (
+    AdminClient,
+    ConfigResource,
+    NewTopic,
+    OffsetSpec,
+    ResourceType,
+)
+
+from streamlet.errors import TopicError
+
+_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    name: str
+    partitions: int
+
+
+class Admin:
+    """The few admin calls streamlet needs, each blocking with a timeout."""
+
+    def __init__(self, bootstrap_servers: str, config: Mapping[str, object] | None = None) -> None:
+        conf: dict[str, str | int | float | bool] = {"bootstrap.servers": bootstrap_servers}
+        if config:
+            conf.update(_admin_safe(config))
+        self._client = AdminClient(conf)
+
+    def describe(self, topics: list[str]) -> dict[str, TopicInfo | None]:
+        """Partition counts of ``topics``; None for a topic that does not exist."""
+        meta = self._client.list_topics(timeout=_TIMEOUT_S)
+        out: dict[str, TopicInfo | None] = {}
+        for name in topics:
+            topic = meta.topics.get(name)
+            if topic is None or topic.error is not None:
+                out[name] = None
+            else:
+                out[name] = TopicInfo(name, len(topic.partitions))
+        return out
+
+    def ensure_topic(self, name: str, partitions: int, config: Mapping[str, str]) -> None:
+        """Create ``name`` unless it exists; an existing one must match partitions and policy."""
+        futures = self._client.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=1, config=dict(config))],
+            operation_timeout=_TIMEOUT_S,
+            request_timeout=_TIMEOUT_S,
+        )
+        try:
+            futures[name].result()
+            return
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise TopicError(f"could not create topic {name!r}: {exc}", topic=name) from exc
+        self._validate(name, partitions, config)
+
+    def _validate(self, name: str, partitions: int, config: Mapping[str, str]) -> None:
+        info = self.describe([name])[name]
+        if info is None:
+            raise TopicError(f"topic {name!r} vanished while being validated", topic=name)
+        if info.partitions != partitions:
+            raise TopicError(
+                f"topic {name!r} exists with {info.partitions} partitions; "
+                f"this topology needs {partitions}",
+                topic=name,
+            )
+        policy = config.get("cleanup.policy")
+        if policy is not None:
+            actual = self.topic_config(name).get("cleanup.policy")
+            if actual is not None and set(actual.split(",")) != set(policy.split(",")):
+                raise TopicError(
+                    f"topic {name!r} exists with cleanup.policy={actual}; "
+                    f"this topology needs cleanup.policy={policy}",
+                    topic=name,
+                )
+
+    def topic_config(self, name: str) -> dict[str, str]:
+        resource = ConfigResource(ResourceType.TOPIC, name)
+        result = self._client.describe_configs([resource], request_timeout=_TIMEOUT_S)
+        entries = result[resource].result()
+        return {key: entry.value for key, entry in entries.items()}
+
+    def delete_topics(self, names: list[str]) -> None:
+        if not names:
+            return
+        for name, future in self._client.delete_topics(names, operation_timeout=_TIMEOUT_S).items():
+            try:
+                future.result()
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    raise TopicError(f"could not delete topic {name!r}: {exc}", topic=name) from exc
+
+    def end_offsets(self, topic: str, *, committed_only: bool) -> dict[int, int]:
+        """High watermarks (or, with ``committed_only``, last stable offsets) per partition."""
+        from confluent_kafka import IsolationLevel
+
+        info = self.describe([topic])[topic]
+        if info is None:
+            raise TopicError(f"topic {topic!r} does not exist", topic=topic)
+        level = IsolationLevel.READ_COMMITTED if committed_only else IsolationLevel.READ_UNCOMMITTED
+        latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+        request = {TopicPartition(topic, p): latest for p in range(info.partitions)}
+        futures = self._client.list_offsets(
+            request, isolation_level=level, request_timeout=_TIMEOUT_S
+        )
+        return {tp.partition: future.result().offset for tp, future in futures.items()}
+
+    def committed_offsets(self, group: str, topic: str) -> dict[int, int]:
+        """The group's committed offsets for ``topic``'s partitions (absent when none)."""
+        from confluent_kafka import ConsumerGroupTopicPartitions
+
+        info = self.describe([topic])[topic]
+        if info is None:
+            raise TopicError(f"topic {topic!r} does not exist", topic=topic)
+        request = ConsumerGroupTopicPartitions(
+            group, [TopicPartition(topic, p) for p in range(info.partitions)]
+        )
+        futures = self._client.list_consumer_group_offsets([request], request_timeout=_TIMEOUT_S)
+        result = futures[group].result()
+        return {tp.partition: tp.offset for tp in result.topic_partitions if tp.offset >= 0}
+
+
+def _admin_safe(config: Mapping[str, object]) -> dict[str, str | int | float | bool]:
+    """Client-wide settings only: producer/consumer-only keys make AdminClient warn."""
+    keep = (
+        "security.",
+        "sasl.",
+        "ssl.",
+        "client.",
+        "socket.",
+        "broker.",
+        "reconnect.",
+        "metadata.",
+    )
+    return {
+        k: v
+        for k, v in config.items()
+        if k.startswith(keep) and isinstance(v, str | int | float | bool)
+    }

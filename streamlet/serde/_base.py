@@ -1,0 +1,136 @@
+"""The Serde protocol and the primitive serdes.
+
+A serde turns a Python value into bytes and back. ``None`` always maps to ``None`` (a Kafka
+null, i.e. a tombstone for tables), so no serde has to special-case it. Failures raise
+``SerializationError``; the runtime adds topic/partition/offset before it reaches the user.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+
+from streamlet.errors import SerializationError
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+@runtime_checkable
+class Serde(Protocol[T]):
+    """Converts values of one type to bytes and back. Must be stateless and thread-safe."""
+
+    def serialize(self, topic: str, value: T | None) -> bytes | None:
+        """``value`` as bytes for ``topic``; ``None`` for ``None``."""
+        ...
+
+    def deserialize(self, topic: str, data: bytes | None) -> T | None:
+        """The value in ``data`` read from ``topic``; ``None`` for ``None``."""
+        ...
+
+
+class _Simple(Generic[T]):
+    """Shared None handling and error wrapping for the primitive serdes."""
+
+    def serialize(self, topic: str, value: T | None) -> bytes | None:
+        if value is None:
+            return None
+        try:
+            return self._to_bytes(value)
+        except SerializationError:
+            raise
+        except Exception as exc:
+            raise SerializationError(
+                f"{type(self).__name__} cannot serialize {type(value).__name__} value: {exc}",
+                topic=topic,
+            ) from exc
+
+    def deserialize(self, topic: str, data: bytes | None) -> T | None:
+        if data is None:
+            return None
+        try:
+            return self._from_bytes(data)
+        except SerializationError:
+            raise
+        except Exception as exc:
+            raise SerializationError(
+                f"{type(self).__name__} cannot deserialize {len(data)} bytes: {exc}", topic=topic
+            ) from exc
+
+    def _to_bytes(self, value: T) -> bytes:
+        raise NotImplementedError
+
+    def _from_bytes(self, data: bytes) -> T:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Bytes(_Simple[bytes]):
+    """Raw bytes, unchanged."""
+
+    def _to_bytes(self, value: bytes) -> bytes:
+        if not isinstance(value, bytes | bytearray | memoryview):
+            raise TypeError(f"expected bytes, got {type(value).__name__}")
+        return bytes(value)
+
+    def _from_bytes(self, data: bytes) -> bytes:
+        return data
+
+
+class String(_Simple[str]):
+    """UTF-8 text; invalid UTF-8 is a SerializationError, never a crash in user code."""
+
+    def _to_bytes(self, value: str) -> bytes:
+        if not isinstance(value, str):
+            raise TypeError(f"expected str, got {type(value).__name__}")
+        return value.encode("utf-8")
+
+    def _from_bytes(self, data: bytes) -> str:
+        return data.decode("utf-8")
+
+
+_INT64 = struct.Struct(">q")
+_FLOAT64 = struct.Struct(">d")
+
+
+class Int64(_Simple[int]):
+    """A signed 64-bit big-endian integer (Kafka's LongSerializer format)."""
+
+    def _to_bytes(self, value: int) -> bytes:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"expected int, got {type(value).__name__}")
+        return _INT64.pack(value)
+
+    def _from_bytes(self, data: bytes) -> int:
+        if len(data) != 8:
+            raise ValueError(f"an int64 is 8 bytes, got {len(data)}")
+        value: int = _INT64.unpack(data)[0]
+        return value
+
+
+class Float64(_Simple[float]):
+    """An IEEE-754 double, big-endian (Kafka's DoubleSerializer format)."""
+
+    def _to_bytes(self, value: float) -> bytes:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise TypeError(f"expected float, got {type(value).__name__}")
+        return _FLOAT64.pack(float(value))
+
+    def _from_bytes(self, data: bytes) -> float:
+        if len(data) != 8:
+            raise ValueError(f"a float64 is 8 bytes, got {len(data)}")
+        value: float = _FLOAT64.unpack(data)[0]
+        return value
+
+
+class Json(_Simple[Any]):
+    """JSON as compact UTF-8; invalid JSON or UTF-8 is a SerializationError."""
+
+    def _to_bytes(self, value: Any) -> bytes:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+    def _from_bytes(self, data: bytes) -> Any:
+        return json.loads(data.decode("utf-8"))

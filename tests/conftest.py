@@ -1,0 +1,69 @@
+"""Session fixtures shared by every tier.
+
+The broker fixture never skips: a test that needs Kafka and cannot get it fails with the
+reason. It uses a running broker (``STREAMLET_BOOTSTRAP`` or ``scripts/kafka status``) and
+otherwise starts one with the project's own script.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+KAFKA_SCRIPT = ROOT / "scripts" / "kafka"
+
+
+def _broker_address() -> str:
+    explicit = os.environ.get("STREAMLET_BOOTSTRAP")
+    if explicit:
+        return explicit
+    status = subprocess.run([str(KAFKA_SCRIPT), "status"], capture_output=True, text=True)
+    if status.returncode == 0:
+        return status.stdout.strip()
+    started = subprocess.run([str(KAFKA_SCRIPT), "start"], capture_output=True, text=True)
+    if started.returncode != 0:
+        raise RuntimeError(
+            "the local Kafka broker could not be started by scripts/kafka start:\n"
+            + started.stderr[-4000:]
+        )
+    return started.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def bootstrap() -> str:
+    """The bootstrap address of the real broker; an error (never a skip) when there is none."""
+    return _broker_address()
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    """Names unique to this test run: topics, application ids, transactional ids."""
+    run = uuid.uuid4().hex[:8]
+
+    def make(stem: str) -> str:
+        return f"t-{stem}-{run}"
+
+    return make
+
+
+@pytest.fixture
+def make_topics(bootstrap: str, unique: Callable[[str], str]) -> Iterator[Callable[..., str]]:
+    """Create a uniquely named topic: ``make_topics("input", partitions=4) -> name``."""
+    from streamlet.kafka.admin import Admin
+
+    admin = Admin(bootstrap)
+    created: list[str] = []
+
+    def make(stem: str, partitions: int = 1, config: dict[str, str] | None = None) -> str:
+        name = unique(stem)
+        admin.ensure_topic(name, partitions, config or {})
+        created.append(name)
+        return name
+
+    yield make
