@@ -1,5 +1,56 @@
-"""streamlet: exactly-once stream processing on Apache Kafka, in the style of Kafka Streams."""
+"""streamlet: exactly-once stream processing on Apache Kafka, in the style of Kafka Streams.
+
+The public surface is exactly what ``__all__`` lists; everything else is private.
+"""
+
+from streamlet import serde
+from streamlet.app import App
+from streamlet.config import AT_LEAST_ONCE, EXACTLY_ONCE_V2, AppConfig, ErrorPolicies, ErrorPolicy
+from streamlet.errors import (
+    ConfigError,
+    LocateError,
+    ProcessingError,
+    ProducerFencedError,
+    SerializationError,
+    StateError,
+    StreamletError,
+    TopicError,
+    TopologyError,
+    TransactionError,
+)
+from streamlet.processor import Processor, ProcessorContext
+from streamlet.record import Headers, Record
+from streamlet.topology.stream import GroupedStream, Splitter, Stream, Table
+from streamlet.topology.topology import Topology
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "AT_LEAST_ONCE",
+    "EXACTLY_ONCE_V2",
+    "App",
+    "AppConfig",
+    "ConfigError",
+    "ErrorPolicies",
+    "ErrorPolicy",
+    "GroupedStream",
+    "Headers",
+    "LocateError",
+    "ProcessingError",
+    "Processor",
+    "ProcessorContext",
+    "ProducerFencedError",
+    "Record",
+    "SerializationError",
+    "Splitter",
+    "StateError",
+    "Stream",
+    "StreamletError",
+    "Table",
+    "TopicError",
+    "Topology",
+    "TopologyError",
+    "TransactionError",
+    "__version__",
+    "serde",
+]

@@ -103,7 +103,13 @@ class StateError(StreamletError):
 
 
 class TransactionError(StreamletError):
-    """The exactly-once commit protocol failed; the transaction was aborted."""
+    """The commit protocol failed; the transaction was (or must be) aborted.
+
+    ``fatal`` means the producer is unusable and must be re-created."""
+
+    def __init__(self, message: str, *, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.fatal = fatal
 
 
 class ProducerFencedError(TransactionError):

@@ -1,0 +1,3 @@
+from streamlet.cli import main
+
+main()

@@ -1,0 +1,169 @@
+"""``App``: configuration plus a topology builder; running is delegated to the runtime."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from streamlet.config import EXACTLY_ONCE_V2, AppConfig, ErrorPolicies
+from streamlet.errors import StreamletError, TopologyError
+from streamlet.serde import Json, Serde, String
+from streamlet.topology.builder import TopologyBuilder
+from streamlet.topology.nodes import TimestampExtractor
+from streamlet.topology.stream import Stream, Table
+from streamlet.topology.topology import Topology
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class App:
+    """A streaming application: ``application_id`` is its consumer group, its transactional-id
+    prefix and the prefix of its internal topics."""
+
+    def __init__(
+        self,
+        application_id: str,
+        *,
+        bootstrap_servers: str = "localhost:9092",
+        processing_guarantee: str = EXACTLY_ONCE_V2,
+        commit_interval_ms: int | None = None,
+        state_dir: str | Path = ".streamlet",
+        config: Mapping[str, Any] | None = None,
+        errors: ErrorPolicies | None = None,
+    ) -> None:
+        self.config = AppConfig(
+            application_id=application_id,
+            bootstrap_servers=bootstrap_servers,
+            processing_guarantee=processing_guarantee,
+            commit_interval_ms=commit_interval_ms,
+            state_dir=Path(state_dir),
+            client_config=dict(config or {}),
+            errors=errors or ErrorPolicies(),
+        )
+        self._builder = TopologyBuilder(application_id)
+        self._thread: threading.Thread | None = None
+        self._worker: Any = None
+        self._failure: BaseException | None = None
+
+    @property
+    def application_id(self) -> str:
+        return self.config.application_id
+
+    # -- DSL ------------------------------------------------------------------------------
+    def stream(
+        self,
+        topics: str | Sequence[str],
+        key_serde: Serde[Any] | None = None,
+        value_serde: Serde[Any] | None = None,
+        timestamp_extractor: TimestampExtractor | None = None,
+    ) -> Stream:
+        """A stream of the records of ``topics`` (bytes when no serde is given)."""
+        names = [topics] if isinstance(topics, str) else list(topics)
+        node = self._builder.add_source(names, key_serde, value_serde, timestamp_extractor)
+        return Stream(self._builder, node, key_serde, value_serde)
+
+    def table(
+        self,
+        topic: str,
+        *,
+        name: str,
+        key_serde: Serde[Any] | None = None,
+        value_serde: Serde[Any] | None = None,
+    ) -> Table:
+        """``topic`` read as a table (latest value per key; null values delete) in store ``name``."""
+        return self.stream(topic, key_serde, value_serde).to_table(name, value_serde=value_serde)
+
+    def store(
+        self,
+        name: str,
+        *,
+        key_serde: Serde[Any] | None = None,
+        value_serde: Serde[Any] | None = None,
+        logged: bool = True,
+    ) -> None:
+        """Declare a key-value store for processors (JSON keys and values by default)."""
+        self._builder.add_store(name, key_serde or Json(), value_serde or Json(), logged=logged)
+
+    def processor(
+        self,
+        *,
+        source: str | Sequence[str],
+        sinks: Iterable[str] = (),
+        stores: Iterable[str] = (),
+        name: str | None = None,
+        key_serde: Serde[Any] | None = None,
+        value_serde: Serde[Any] | None = None,
+    ) -> Callable[[F], F]:
+        """Register ``fn(record, ctx)`` on ``source``; ``ctx.forward(r, to=<sink topic>)``.
+
+        Keys are strings and values JSON unless serdes are given; undeclared stores are
+        declared with JSON serdes."""
+        ks, vs = key_serde or String(), value_serde or Json()
+
+        def register(fn: F) -> F:
+            node_name = name or getattr(fn, "__name__", None) or self._builder.auto_name("process")
+            for store in stores:
+                if store not in self._builder._stores:
+                    self.store(store)
+            src = self.stream(source, ks, vs)
+            node = src.process(fn, stores=tuple(stores), name=node_name)
+            for topic in sinks:
+                self._builder.add_sink(node.node, topic, ks, vs, name=topic)
+            return fn
+
+        return register
+
+    def topology(self) -> Topology:
+        """The frozen topology built so far."""
+        return self._builder.build()
+
+    def describe(self) -> str:
+        return self.topology().describe()
+
+    # -- running --------------------------------------------------------------------------
+    def run(self, *, worker_index: int = 0) -> None:
+        """Run one worker in this thread until SIGTERM/SIGINT or ``stop()``."""
+        from streamlet.runtime.worker import Worker
+
+        self._worker = Worker(self.topology(), self.config, worker_index)
+        self._worker.run()
+
+    def start(self) -> None:
+        """Run one worker in a background thread (for hosts that own their main loop)."""
+        if self._thread is not None:
+            raise TopologyError("this App is already started")
+        from streamlet.runtime.worker import Worker
+
+        worker = Worker(self.topology(), self.config)
+        self._worker = worker
+
+        def target() -> None:
+            try:
+                worker.run()
+            except BaseException as exc:
+                self._failure = exc
+
+        self._thread = threading.Thread(
+            target=target, name=f"streamlet-{self.application_id}", daemon=True
+        )
+        self._thread.start()
+
+    def wait_until_running(self, timeout: float = 60.0) -> bool:
+        """True once the started worker has completed its first loop iteration."""
+        return self._worker is not None and bool(self._worker.ready.wait(timeout))
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop a worker started with ``start()``: commit, leave the group, join the thread.
+        Re-raises the error that stopped the worker, if one did."""
+        if self._worker is not None:
+            self._worker.stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            if isinstance(failure, StreamletError):
+                raise failure
+            raise StreamletError(f"worker failed: {failure!r}") from failure

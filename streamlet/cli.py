@@ -1,0 +1,136 @@
+"""The ``streamlet`` command: thin; it locates the target, builds config, calls the library."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from streamlet.app import App
+from streamlet.config import AppConfig
+from streamlet.errors import StreamletError
+from streamlet.topology.topology import Topology
+
+
+def _parse_config(pairs: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--config")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _resolve(target: str) -> App | Topology:
+    from streamlet.locate import locate
+
+    return locate(target)
+
+
+def _build_config(obj: App | Topology, opts: dict[str, Any]) -> AppConfig:
+    if isinstance(obj, App):
+        cfg = obj.config
+    else:
+        cfg = AppConfig(application_id=opts["application_id"] or obj.application_id)
+    changes: dict[str, Any] = {}
+    for field in ("bootstrap_servers", "processing_guarantee", "commit_interval_ms", "state_dir"):
+        if opts.get(field) is not None:
+            changes[field] = Path(opts[field]) if field == "state_dir" else opts[field]
+    if opts.get("application_id"):
+        changes["application_id"] = opts["application_id"]
+    extra = _parse_config(opts.get("config") or ())
+    if extra:
+        changes["client_config"] = {**cfg.client_config, **extra}
+    return dataclasses.replace(cfg, **changes) if changes else cfg
+
+
+@click.group()
+@click.version_option(package_name="streamlet")
+def main() -> None:
+    """streamlet: exactly-once stream processing on Apache Kafka."""
+
+
+@main.command()
+@click.argument("target")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes to run under this one.",
+)
+@click.option("--bootstrap-servers", help="Kafka bootstrap servers (overrides the App's).")
+@click.option("--application-id", help="Application id (needed for a bare Topology).")
+@click.option("--processing-guarantee", type=click.Choice(["exactly_once_v2", "at_least_once"]))
+@click.option("--commit-interval-ms", type=click.IntRange(min=1))
+@click.option("--state-dir", type=click.Path(file_okay=False))
+@click.option(
+    "--config",
+    "-c",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A raw librdkafka setting; repeatable.",
+)
+@click.option("--worker-index", type=click.IntRange(min=0), default=0, hidden=True)
+@click.option("--log-level", default="INFO", show_default=True)
+def run(target: str, workers: int, worker_index: int, log_level: str, **opts: Any) -> None:
+    """Run TARGET (module:app, module:topology or module:factory())."""
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
+    )
+    _parse_config(opts.get("config") or ())  # fail fast on malformed pairs
+    if workers > 1:
+        from streamlet.runtime.supervisor import supervise
+
+        base = ["-m", "streamlet", "run", target, "--log-level", log_level]
+        for key, value in opts.items():
+            flag = "--" + key.replace("_", "-")
+            if isinstance(value, tuple):
+                for item in value:
+                    base += [flag, item]
+            elif value is not None:
+                base += [flag, str(value)]
+        sys.exit(supervise([[*base, "--worker-index", str(i)] for i in range(workers)]))
+    try:
+        obj = _resolve(target)
+        cfg = _build_config(obj, opts)
+        topology = obj.topology() if isinstance(obj, App) else obj
+        from streamlet.runtime.worker import Worker
+
+        Worker(topology, cfg, worker_index).run()
+    except StreamletError as exc:
+        click.echo(f"streamlet: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("target")
+def describe(target: str) -> None:
+    """Print TARGET's topology: sub-topologies, sources, processors, stores, sinks."""
+    try:
+        obj = _resolve(target)
+        topology = obj.topology() if isinstance(obj, App) else obj
+    except StreamletError as exc:
+        click.echo(f"streamlet: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+    click.echo(topology.describe())
+
+
+def _register_optional_groups() -> None:
+    try:
+        from streamlet.cli_schema import schema
+    except ImportError:  # the Avro extras are optional
+        return
+    main.add_command(schema)
+
+
+_register_optional_groups()
+
+if __name__ == "__main__":
+    main()

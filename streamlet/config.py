@@ -1,0 +1,76 @@
+"""Frozen configuration values; each validates itself and raises ``ConfigError``."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from streamlet.errors import ConfigError
+
+EXACTLY_ONCE_V2 = "exactly_once_v2"
+AT_LEAST_ONCE = "at_least_once"
+_GUARANTEES = (EXACTLY_ONCE_V2, AT_LEAST_ONCE)
+# Kafka Streams' defaults: 100 ms under exactly-once, 30 s under at-least-once.
+_DEFAULT_COMMIT_MS = {EXACTLY_ONCE_V2: 100, AT_LEAST_ONCE: 30_000}
+
+
+class ErrorPolicy(enum.Enum):
+    """What to do with a record that cannot be deserialized, processed or produced."""
+
+    FAIL = "fail"
+    """Stop the worker; commit nothing past the record; exit non-zero naming it."""
+    CONTINUE = "continue"
+    """Log it, count it, skip it."""
+    DEAD_LETTER = "dead_letter"
+    """Produce its original bytes with error headers to the dead-letter topic, then go on."""
+
+
+@dataclass(frozen=True)
+class ErrorPolicies:
+    deserialization: ErrorPolicy = ErrorPolicy.FAIL
+    processing: ErrorPolicy = ErrorPolicy.FAIL
+    production: ErrorPolicy = ErrorPolicy.FAIL
+    dead_letter_topic: str | None = None  # default: <app>-dlq
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Everything a worker needs besides the topology."""
+
+    application_id: str
+    bootstrap_servers: str = "localhost:9092"
+    processing_guarantee: str = EXACTLY_ONCE_V2
+    commit_interval_ms: int | None = None
+    state_dir: Path = Path(".streamlet")
+    client_config: Mapping[str, Any] = field(default_factory=dict)
+    errors: ErrorPolicies = ErrorPolicies()
+
+    def __post_init__(self) -> None:
+        if not self.application_id or any(c in self.application_id for c in " /\\:"):
+            raise ConfigError(f"application_id {self.application_id!r} must be a plain name")
+        if self.processing_guarantee not in _GUARANTEES:
+            raise ConfigError(
+                f"processing_guarantee must be one of {_GUARANTEES}, "
+                f"not {self.processing_guarantee!r}"
+            )
+        if self.commit_interval_ms is not None and self.commit_interval_ms <= 0:
+            raise ConfigError(f"commit_interval_ms must be > 0, not {self.commit_interval_ms}")
+        object.__setattr__(self, "state_dir", Path(self.state_dir))
+        object.__setattr__(self, "client_config", MappingProxyType(dict(self.client_config)))
+
+    @property
+    def exactly_once(self) -> bool:
+        return self.processing_guarantee == EXACTLY_ONCE_V2
+
+    @property
+    def commit_interval_s(self) -> float:
+        ms = self.commit_interval_ms or _DEFAULT_COMMIT_MS[self.processing_guarantee]
+        return ms / 1000.0
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return self.errors.dead_letter_topic or f"{self.application_id}-dlq"

@@ -1,0 +1,105 @@
+"""Client configuration assembly. Raw librdkafka settings from the user pass through as-is,
+except the few that the processing guarantee owns (those raise ConfigError if overridden)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from streamlet.config import AppConfig
+from streamlet.errors import ConfigError
+
+_OWNED_CONSUMER = ("group.id", "enable.auto.commit", "isolation.level", "enable.auto.offset.store")
+_OWNED_PRODUCER = ("transactional.id", "enable.idempotence")
+_CONSUMER_ONLY = (
+    "fetch.",
+    "max.poll.",
+    "session.timeout.",
+    "heartbeat.",
+    "auto.offset.",
+    "partition.assignment.",
+    "group.",
+    "queued.",
+    "isolation.",
+    "enable.auto.",
+)
+_PRODUCER_ONLY = (
+    "linger.",
+    "batch.",
+    "acks",
+    "compression.",
+    "queue.buffering.",
+    "transaction.",
+    "delivery.",
+    "message.timeout.",
+    "retries",
+    "partitioner",
+    "enable.idempotence",
+    "max.in.flight",
+)
+
+
+def _split(config: dict[str, Any], drop: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if not k.startswith(drop)}
+
+
+def consumer_config(cfg: AppConfig) -> dict[str, Any]:
+    """The worker's group consumer: read_committed under both guarantees, manual commits."""
+    user = dict(cfg.client_config)
+    for key in _OWNED_CONSUMER:
+        if key in user:
+            raise ConfigError(f"{key!r} is set by streamlet and cannot be overridden")
+    conf: dict[str, Any] = {
+        "bootstrap.servers": cfg.bootstrap_servers,
+        "auto.offset.reset": "earliest",
+        # range keeps partition p of co-partitioned topics on the same member
+        "partition.assignment.strategy": "range",
+        "fetch.wait.max.ms": 50,
+        "queued.min.messages": 20000,
+        "session.timeout.ms": 10000,
+        "heartbeat.interval.ms": 1000,
+    }
+    conf.update(_split(user, _PRODUCER_ONLY))
+    conf.update(
+        {
+            "group.id": cfg.application_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "isolation.level": "read_committed",
+        }
+    )
+    return conf
+
+
+def restore_consumer_config(cfg: AppConfig) -> dict[str, Any]:
+    """An assign-only consumer for changelogs: never joins the group, never commits."""
+    conf = {
+        k: v
+        for k, v in consumer_config(cfg).items()
+        if not k.startswith(("group.", "partition.assignment."))
+    }
+    conf.update({"group.id": f"{cfg.application_id}-restore", "fetch.wait.max.ms": 10})
+    return conf
+
+
+def producer_config(
+    cfg: AppConfig, transactional_id: str | None, on_error: Callable[[Any, Any], None]
+) -> dict[str, Any]:
+    """One producer per worker; transactional under exactly-once, idempotent always."""
+    user = dict(cfg.client_config)
+    for key in _OWNED_PRODUCER:
+        if key in user:
+            raise ConfigError(f"{key!r} is set by streamlet and cannot be overridden")
+    conf: dict[str, Any] = {
+        "bootstrap.servers": cfg.bootstrap_servers,
+        "linger.ms": 5,
+        # Java-compatible key hashing, so Kafka Streams apps and streamlet agree on partitions
+        "partitioner": "murmur2_random",
+        "transaction.timeout.ms": 10000,
+        "delivery.report.only.error": True,
+    }
+    conf.update(_split(user, _CONSUMER_ONLY))
+    conf.update({"enable.idempotence": True, "on_delivery": on_error})
+    if transactional_id is not None:
+        conf["transactional.id"] = transactional_id
+    return conf

@@ -1,0 +1,248 @@
+"""The commit protocol: the one place that knows how a worker's work becomes durable.
+
+Exactly-once (``exactly_once_v2``), per worker, one transactional producer:
+
+1. A transaction begins at the first record consumed after the previous commit.
+2. Output, repartition and changelog records all go through the one producer; each task
+   store's pending writes (coalesced per key) are produced to its changelog here.
+3. ``send_offsets_to_transaction(next offsets of every task, group metadata)``.
+4. ``commit_transaction()``.
+5. Only then each store's pending writes go to RocksDB in one WriteBatch together with a
+   changelog offset they reflect.
+
+The offset recorded in step 5 is a lower bound: the changelog's end offset observed after
+the previous commit (queried in the background). Changelog records are whole values, so
+replaying any suffix from an offset at or before the true one yields the same state; the
+bound only costs a short replay after a crash, never a wipe.
+
+At-least-once: produce, ``flush()``, synchronous offset commit, then step 5.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from streamlet.config import AppConfig
+from streamlet.errors import ProducerFencedError, TransactionError
+from streamlet.kafka.clients import producer_config
+from streamlet.runtime.task import Task
+
+log = logging.getLogger(__name__)
+
+_TIMEOUT_S = 30.0
+
+
+class ChangelogPositions:
+    """Lower bounds of changelog end offsets, refreshed in the background after commits."""
+
+    def __init__(self, admin: AdminClient) -> None:
+        self._admin = admin
+        self._known: dict[tuple[str, int], int] = {}
+        self._pending: dict[Any, Any] | None = None
+
+    def set(self, topic: str, partition: int, offset: int) -> None:
+        self._known[(topic, partition)] = offset
+
+    def get(self, topic: str, partition: int) -> int | None:
+        return self._known.get((topic, partition))
+
+    def harvest(self, wait: bool = False) -> None:
+        """Take in the results of the last refresh that have arrived (all, with ``wait``)."""
+        if self._pending is None:
+            return
+        for tp, future in list(self._pending.items()):
+            if wait or future.done():
+                try:
+                    offset = future.result(timeout=_TIMEOUT_S).offset
+                except Exception as exc:  # a lower bound that stays older is still correct
+                    log.debug("changelog end offset query failed: %s", exc)
+                else:
+                    key = (tp.topic, tp.partition)
+                    self._known[key] = max(self._known.get(key, 0), offset)
+                del self._pending[tp]
+        if not self._pending:
+            self._pending = None
+
+    def refresh(self, partitions: Iterable[tuple[str, int]]) -> None:
+        if self._pending is not None:
+            return  # the previous query is still in flight; its answer is still a bound
+        latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+        request = {TopicPartition(t, p): latest for t, p in set(partitions)}
+        if request:
+            self._pending = self._admin.list_offsets(request, request_timeout=_TIMEOUT_S)
+
+
+class Committer:
+    """Owns the producer and the commit sequence for one worker."""
+
+    def __init__(self, cfg: AppConfig, transactional_id: str | None, admin: AdminClient) -> None:
+        self._cfg = cfg
+        self._txn_id = transactional_id if cfg.exactly_once else None
+        self._in_txn = False
+        self._delivery_errors: list[str] = []
+        self.positions = ChangelogPositions(admin)
+        self._producer = self._new_producer()
+        self.commits = 0
+
+    # -- producer -----------------------------------------------------------------------
+    def _on_delivery(self, err: Any, msg: Any) -> None:
+        if err is not None and len(self._delivery_errors) < 10:
+            self._delivery_errors.append(f"{msg.topic()}[{msg.partition()}]: {err}")
+
+    def _new_producer(self) -> Producer:
+        producer = Producer(producer_config(self._cfg, self._txn_id, self._on_delivery))
+        if self._txn_id is not None:
+            try:
+                producer.init_transactions(_TIMEOUT_S)
+            except KafkaException as exc:
+                raise TransactionError(
+                    f"init_transactions failed for {self._txn_id}: {exc}"
+                ) from exc
+        return producer
+
+    def recreate_producer(self) -> None:
+        """After a fatal producer error: a new producer (and epoch) for the same id."""
+        with contextlib.suppress(Exception):
+            self._producer.flush(0)
+        self._in_txn = False
+        self._delivery_errors.clear()
+        self._producer = self._new_producer()
+
+    def produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int,
+        timestamp: int,
+        headers: Any,
+    ) -> None:
+        if self._txn_id is not None and not self._in_txn:
+            self.begin()
+        while True:
+            try:
+                self._producer.produce(
+                    topic, value, key, partition=partition, timestamp=timestamp, headers=headers
+                )
+                return
+            except BufferError:
+                self._producer.poll(0.05)
+
+    def poll(self) -> None:
+        self._producer.poll(0)
+
+    def begin(self) -> None:
+        """Start a transaction if none is open (exactly-once only)."""
+        if self._txn_id is not None and not self._in_txn:
+            self._producer.begin_transaction()
+            self._in_txn = True
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._in_txn
+
+    # -- the protocol -------------------------------------------------------------------
+    def commit(self, tasks: list[Task], consumer: Any) -> None:
+        """Make every task's progress durable; raises TransactionError/ProducerFencedError."""
+        if self._txn_id is not None and not self._in_txn:
+            return
+        written: list[tuple[str, int]] = []
+        now = int(time.time() * 1000)
+        for task in tasks:  # step 2: changelogs, coalesced
+            for topic, key, value in task.changelog_records():
+                self.produce(topic, key, value, task.partition, now, None)
+                written.append((topic, task.partition))
+        offsets = [
+            TopicPartition(topic, task.partition, offset)
+            for task in tasks
+            for topic, offset in task.offsets.items()
+        ]
+        try:
+            if self._txn_id is not None:
+                if offsets:  # steps 3-4
+                    self._producer.send_offsets_to_transaction(
+                        offsets, consumer.consumer_group_metadata(), _TIMEOUT_S
+                    )
+                self._producer.commit_transaction(_TIMEOUT_S)
+                self._in_txn = False
+            else:
+                remaining = self._producer.flush(_TIMEOUT_S)
+                if remaining or self._delivery_errors:
+                    raise TransactionError(
+                        f"{remaining} records undelivered; errors: {self._delivery_errors}"
+                    )
+                if offsets:
+                    consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            raise _translate(exc, "commit") from exc
+        self.commits += 1
+        self.positions.harvest()  # step 5
+        for task in tasks:
+            task.flush_stores(self._store_offsets(task))
+        self.positions.refresh(written)
+
+    def _store_offsets(self, task: Task) -> dict[str, int | None]:
+        return {
+            name: self.positions.get(ts.spec.changelog, task.partition)
+            if ts.spec.changelog
+            else None
+            for name, ts in task.stores.items()
+        }
+
+    def settle_offsets(self, tasks: list[Task]) -> None:
+        """On a clean close: record exact changelog end offsets after the last commit."""
+        tps = [
+            (ts.spec.changelog, task.partition)
+            for task in tasks
+            for ts in task.stores.values()
+            if ts.spec.changelog
+        ]
+        if not tps:
+            return
+        self.positions.harvest(wait=True)
+        self.positions.refresh(tps)
+        self.positions.harvest(wait=True)
+        for task in tasks:
+            for name, offset in self._store_offsets(task).items():
+                if offset is not None:
+                    task.stores[name].buffered.flush(offset)
+
+    def abort(self) -> None:
+        """Abort the open transaction (if any); raises ProducerFencedError when fenced."""
+        self._delivery_errors.clear()
+        if self._txn_id is None:
+            self._producer.purge()
+            return
+        if not self._in_txn:
+            return
+        try:
+            self._producer.abort_transaction(_TIMEOUT_S)
+        except KafkaException as exc:
+            raise _translate(exc, "abort") from exc
+        finally:
+            self._in_txn = False
+
+    def close(self) -> None:
+        self._producer.flush(_TIMEOUT_S)
+
+
+def _translate(exc: KafkaException, step: str) -> TransactionError:
+    err: KafkaError = exc.args[0]
+    fenced = (
+        err.code()
+        in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH)
+        or err.fatal()
+    )
+    cls = ProducerFencedError if fenced else TransactionError
+    return cls(
+        f"{step} failed: {err.str()} (code {err.name()}, "
+        f"abortable={err.txn_requires_abort()}, fatal={err.fatal()})",
+        fatal=fenced,
+    )

@@ -1,0 +1,335 @@
+"""Compile one sub-topology into a flat chain of closures for one task.
+
+Each node becomes ``emit(record)``; a node calls its children's ``emit`` directly, so the
+per-record path is a handful of Python calls with no dispatch on node kind. User functions
+are wrapped so an exception names the processor and the function (file, line); the task
+adds the record's topic/partition/offset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from streamlet.errors import ProcessingError, SerializationError, StreamletError, TopologyError
+from streamlet.record import Record
+from streamlet.topology.nodes import Node, ProcessorNode, SinkNode, SourceNode
+from streamlet.topology.topology import SubTopology
+
+Emit = Callable[[Record], None]
+
+
+class TaskServices(Protocol):
+    """What compiled nodes need from their task."""
+
+    task_id: str
+
+    def produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int,
+        timestamp: int,
+        headers: Any,
+    ) -> None: ...
+
+    def partitions_of(self, topic: str) -> int: ...
+
+    def store(self, name: str) -> Any: ...
+
+    def node_context(self, node: ProcessorNode, children: dict[str, Emit]) -> Any: ...
+
+
+def describe_function(fn: Any) -> tuple[str, int | None, str]:
+    """(qualified name, first line, file) of a user function or callable object."""
+    target = getattr(fn, "__func__", fn)
+    code = getattr(target, "__code__", None)
+    if code is None and not isinstance(target, type):  # a callable object
+        code = getattr(type(target).__call__, "__code__", None)
+    name = getattr(target, "__qualname__", type(target).__qualname__)
+    module = getattr(target, "__module__", None)
+    qual = f"{module}.{name}" if module else name
+    return qual, getattr(code, "co_firstlineno", None), getattr(code, "co_filename", "?")
+
+
+def user_error(exc: BaseException, node: str, fn: Any) -> ProcessingError:
+    qual, line, file = describe_function(fn)
+    return ProcessingError(
+        f"processor {node!r} failed in {qual} ({file}:{line}): {type(exc).__name__}: {exc}",
+        processor=node,
+        function=qual,
+        line=line,
+    )
+
+
+def compile_subtopology(sub: SubTopology, task: TaskServices) -> dict[str, Emit]:
+    """``source topic -> emit`` for the task's sub-topology."""
+    children: dict[str, list[Node]] = {}
+    for node in sub.nodes:
+        for parent in node.parents:
+            children.setdefault(parent, []).append(node)
+    built: dict[str, Emit] = {}
+    for node in reversed(sub.nodes):
+        kids = {c.name: built[c.name] for c in children.get(node.name, [])}
+        built[node.name] = _compile(node, kids, task)
+    return {t: built[n.name] for n in sub.sources() for t in n.topics}
+
+
+def _fan_out(kids: Sequence[Emit]) -> Emit:
+    if len(kids) == 1:
+        return kids[0]
+    if not kids:
+        return lambda _r: None
+    fixed = tuple(kids)
+
+    def emit(r: Record) -> None:
+        for k in fixed:
+            k(r)
+
+    return emit
+
+
+def _compile(node: Node, kids: dict[str, Emit], task: TaskServices) -> Emit:
+    out = _fan_out(list(kids.values()))
+    if isinstance(node, SourceNode):
+        return out
+    if isinstance(node, SinkNode):
+        return _sink(node, task)
+    assert isinstance(node, ProcessorNode)
+    maker = _OPS.get(node.op)
+    if maker is None:
+        raise TopologyError(f"node {node.name!r} has unknown op {node.op!r}")
+    return maker(node, out, kids, task)
+
+
+def _sink(node: SinkNode, task: TaskServices) -> Emit:
+    topic, ks, vs, part = node.topic, node.key_serde, node.value_serde, node.partitioner
+    assert ks is not None and vs is not None
+    produce = task.produce
+    n_parts = task.partitions_of(topic) if part is not None else 0
+
+    def emit(r: Record) -> None:
+        try:
+            k = ks.serialize(topic, r.key)
+            v = vs.serialize(topic, r.value)
+        except SerializationError as exc:
+            exc.message = f"sink {node.name!r} could not serialize: {exc.message}"
+            raise
+        p = -1
+        if part is not None:
+            try:
+                p = part(r.key, r.value, n_parts)
+            except Exception as exc:
+                raise user_error(exc, node.name, part) from exc
+        produce(topic, k, v, p, r.timestamp, r.headers or None)
+
+    return emit
+
+
+def _map(n: ProcessorNode, out: Emit, _k: dict[str, Emit], _t: TaskServices) -> Emit:
+    fn = n.fn
+
+    def emit(r: Record) -> None:
+        try:
+            k, v = fn(r.key, r.value)
+        except Exception as exc:
+            raise user_error(exc, n.name, fn) from exc
+        out(Record(k, v, r.timestamp, r.headers, r.topic, r.partition, r.offset))
+
+    return emit
+
+
+def _map_values(n: ProcessorNode, out: Emit, _k: dict[str, Emit], _t: TaskServices) -> Emit:
+    fn = n.fn
+
+    def emit(r: Record) -> None:
+        try:
+            v = fn(r.value)
+        except Exception as exc:
+            raise user_error(exc, n.name, fn) from exc
+        out(Record(r.key, v, r.timestamp, r.headers, r.topic, r.partition, r.offset))
+
+    return emit
+
+
+def _select_key(n: ProcessorNode, out: Emit, _k: dict[str, Emit], _t: TaskServices) -> Emit:
+    fn = n.fn
+
+    def emit(r: Record) -> None:
+        try:
+            k = fn(r.key, r.value)
+        except Exception as exc:
+            raise user_error(exc, n.name, fn) from exc
+        out(Record(k, r.value, r.timestamp, r.headers, r.topic, r.partition, r.offset))
+
+    return emit
+
+
+def _flat_map(n: ProcessorNode, out: Emit, _k: dict[str, Emit], _t: TaskServices) -> Emit:
+    fn = n.fn
+
+    def emit(r: Record) -> None:
+        try:
+            pairs = list(fn(r.key, r.value))
+        except Exception as exc:
+            raise user_error(exc, n.name, fn) from exc
+        for k, v in pairs:
+            out(Record(k, v, r.timestamp, r.headers, r.topic, r.partition, r.offset))
+
+    return emit
+
+
+def _flat_map_values(n: ProcessorNode, out: Emit, _k: dict[str, Emit], _t: TaskServices) -> Emit:
+    fn = n.fn
+
+    def emit(r: Record) -> None:
+        try:
+            values = list(fn(r.value))
+        except Exception as exc:
+            raise user_error(exc, n.name, fn) from exc
+        for v in values:
+            out(Record(r.key, v, r.timestamp, r.headers, r.topic, r.partition, r.offset))
+
+    return emit
+
+
+def _filter(n: ProcessorNode, out: Emit, _k: dict[str, Emit], _t: TaskServices) -> Emit:
+    fn, keep = n.fn, n.op == "filter"
+
+    def emit(r: Record) -> None:
+        try:
+            ok = bool(fn(r.key, r.value))
+        except Exception as exc:
+            raise user_error(exc, n.name, fn) from exc
+        if ok is keep:
+            out(r)
+
+    return emit
+
+
+def _peek(n: ProcessorNode, out: Emit, _k: dict[str, Emit], _t: TaskServices) -> Emit:
+    fn = n.fn
+
+    def emit(r: Record) -> None:
+        try:
+            fn(r.key, r.value)
+        except Exception as exc:
+            raise user_error(exc, n.name, fn) from exc
+        out(r)
+
+    return emit
+
+
+def _merge(_n: ProcessorNode, out: Emit, _k: dict[str, Emit], _t: TaskServices) -> Emit:
+    return out
+
+
+def _split(n: ProcessorNode, _out: Emit, kids: dict[str, Emit], _t: TaskServices) -> Emit:
+    routes = tuple((pred, kids[child]) for pred, child in n.fn)
+
+    def emit(r: Record) -> None:
+        for pred, child in routes:
+            try:
+                hit = pred is None or pred(r.key, r.value)
+            except Exception as exc:
+                raise user_error(exc, n.name, pred) from exc
+            if hit:
+                child(r)
+                return
+
+    return emit
+
+
+def _process(n: ProcessorNode, _out: Emit, kids: dict[str, Emit], task: TaskServices) -> Emit:
+    ctx = task.node_context(n, kids)
+    target = n.fn
+    if _is_processor_factory(target):
+        try:
+            proc = target()
+            proc.init(ctx)
+        except Exception as exc:
+            raise user_error(exc, n.name, target) from exc
+        ctx.on_close(proc.close)
+        fn = proc.process
+
+        def emit_obj(r: Record) -> None:
+            try:
+                fn(r)
+            except StreamletError:
+                raise
+            except Exception as exc:
+                raise user_error(exc, n.name, fn) from exc
+
+        return emit_obj
+
+    def emit(r: Record) -> None:
+        try:
+            target(r, ctx)
+        except StreamletError:
+            raise
+        except Exception as exc:
+            raise user_error(exc, n.name, target) from exc
+
+    return emit
+
+
+def _is_processor_factory(target: Any) -> bool:
+    if isinstance(target, type):
+        return True
+    code = getattr(target, "__code__", None)
+    return code is not None and code.co_argcount == 0
+
+
+def _aggregate(n: ProcessorNode, out: Emit, _k: dict[str, Emit], task: TaskServices) -> Emit:
+    store = task.store(n.stores[0])
+    initializer, aggregator = n.fn
+
+    def emit(r: Record) -> None:
+        key = r.key
+        if key is None:  # Kafka Streams drops null keys from aggregations too
+            return
+        old = store.get(key)
+        try:
+            if initializer is None:
+                new = r.value if old is None else aggregator(old, r.value)
+            else:
+                new = aggregator(key, r.value, initializer() if old is None else old)
+        except Exception as exc:
+            raise user_error(exc, n.name, aggregator) from exc
+        store.put(key, new)
+        out(Record(key, new, r.timestamp, r.headers, r.topic, r.partition, r.offset))
+
+    return emit
+
+
+def _table_source(n: ProcessorNode, out: Emit, _k: dict[str, Emit], task: TaskServices) -> Emit:
+    store = task.store(n.stores[0])
+
+    def emit(r: Record) -> None:
+        if r.key is None:
+            return
+        if r.value is None:
+            store.delete(r.key)
+        else:
+            store.put(r.key, r.value)
+        out(r)
+
+    return emit
+
+
+_OPS: dict[str, Callable[[ProcessorNode, Emit, dict[str, Emit], TaskServices], Emit]] = {
+    "map": _map,
+    "map_values": _map_values,
+    "select_key": _select_key,
+    "flat_map": _flat_map,
+    "flat_map_values": _flat_map_values,
+    "filter": _filter,
+    "filter_not": _filter,
+    "peek": _peek,
+    "merge": _merge,
+    "split": _split,
+    "process": _process,
+    "aggregate": _aggregate,
+    "table_source": _table_source,
+}

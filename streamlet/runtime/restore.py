@@ -1,0 +1,123 @@
+"""Restoration: bring a task's store partitions up to their changelog's end before it runs.
+
+Each store records the changelog offset its contents reflect. Restoration replays the
+committed changelog (read_committed) from there to the end in large batches, one
+WriteBatch per batch. A store whose offset lies beyond the changelog's end (the topic was
+recreated) is wiped and restored from the beginning.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+from streamlet.errors import StateError
+
+log = logging.getLogger(__name__)
+
+_BATCH = 10_000
+_STALL_S = 120.0
+
+
+@dataclass
+class RestoreTarget:
+    """One store partition to restore: ``reopen_empty`` wipes it and returns the new one."""
+
+    store: str
+    changelog: str
+    partition: int
+    buffered: Any  # streamlet.state.BufferedStore
+    reopen_empty: Callable[[], Any]
+
+
+@dataclass
+class RestoreResult:
+    records: int
+    seconds: float
+    end_offsets: dict[tuple[str, int], int]
+
+
+def restore(consumer: Consumer, targets: list[RestoreTarget]) -> RestoreResult:
+    """Replay each target's changelog from its recorded offset to the end offset."""
+    started = time.monotonic()
+    todo: dict[tuple[str, int], tuple[RestoreTarget, int]] = {}
+    ends: dict[tuple[str, int], int] = {}
+    assignment: list[TopicPartition] = []
+    for target in targets:
+        tp = TopicPartition(target.changelog, target.partition)
+        low, high = consumer.get_watermark_offsets(tp, timeout=30.0, cached=False)
+        ends[(target.changelog, target.partition)] = high
+        start = target.buffered.changelog_offset()
+        if start is not None and start > high:
+            log.warning(
+                "store %s partition %d records offset %d beyond changelog end %d "
+                "(topic recreated?): wiping and restoring from the beginning",
+                target.store,
+                target.partition,
+                start,
+                high,
+            )
+            target.buffered = target.reopen_empty()
+            start = None
+        start = low if start is None else max(start, low)
+        if start >= high:
+            continue
+        todo[(target.changelog, target.partition)] = (target, high)
+        assignment.append(TopicPartition(target.changelog, target.partition, start))
+    if not assignment:
+        return RestoreResult(0, time.monotonic() - started, ends)
+    remaining = sum(
+        high - tp.offset for tp, (_, high) in zip(assignment, todo.values(), strict=True)
+    )
+    log.info("restoring %d store partitions, up to %d changelog records", len(todo), remaining)
+    consumer.assign(assignment)
+    total = 0
+    last_progress = time.monotonic()
+    last_log = last_progress
+    while todo:
+        batch: list[Any] = consumer.consume(num_messages=_BATCH, timeout=0.2)
+        writes: dict[tuple[str, int], dict[bytes, bytes | None]] = {}
+        nexts: dict[tuple[str, int], int] = {}
+        for msg in batch:
+            if msg.error() is not None:
+                raise StateError(
+                    f"restoring from {msg.topic()}: {msg.error()}",
+                    topic=msg.topic(),
+                    partition=msg.partition(),
+                )
+            key = (msg.topic(), msg.partition())
+            writes.setdefault(key, {})[msg.key()] = msg.value()
+            nexts[key] = msg.offset() + 1
+        for key, w in writes.items():
+            target, _ = todo[key]
+            target.buffered.apply_restored(w, nexts[key])
+            total += len(w)
+        if batch:
+            last_progress = time.monotonic()
+        for key in list(todo):
+            target, high = todo[key]
+            position = consumer.position([TopicPartition(key[0], key[1])])[0].offset
+            if position >= high or (position >= 0 and nexts.get(key, position) >= high):
+                del todo[key]
+                consumer.incremental_unassign([TopicPartition(key[0], key[1])])
+        now = time.monotonic()
+        if now - last_log > 5.0:
+            rate = total / max(now - started, 1e-9)
+            log.info("restored %d records (%.0f/s), %d partitions to go", total, rate, len(todo))
+            last_log = now
+        if todo and now - last_progress > _STALL_S:
+            raise StateError(
+                f"restoration made no progress for {_STALL_S:.0f} s on "
+                f"{sorted(todo)} (an open transaction holding the last stable offset?)"
+            )
+    consumer.unassign()
+    seconds = time.monotonic() - started
+    log.info(
+        "restored %d records in %.2f s (%.0f records/s)", total, seconds, total / max(seconds, 1e-9)
+    )
+    return RestoreResult(total, seconds, ends)

@@ -1,0 +1,45 @@
+"""Opening a task's store partitions: one RocksDB per (task, store) under the state dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlet.errors import StateError
+from streamlet.runtime.restore import RestoreTarget
+from streamlet.runtime.task import TaskStore
+from streamlet.state import BufferedStore, KeyValueStore, RocksDBStore
+from streamlet.topology.topology import SubTopology, Topology
+
+
+def open_store_partitions(
+    topology: Topology, sub: SubTopology, partition: int, task_dir: Path
+) -> list[RestoreTarget]:
+    """Open (or, when corrupt, wipe and recreate) every store of the task."""
+    targets = []
+    for name in sub.stores:
+        spec = topology.stores[name]
+        path = task_dir / name
+
+        def reopen_empty(path: Path = path, name: str = name) -> BufferedStore:
+            RocksDBStore.destroy(path)
+            return BufferedStore(RocksDBStore(path, name))
+
+        try:
+            backend = RocksDBStore(path, name)
+        except StateError as exc:
+            if "lock" in str(exc).lower():
+                raise
+            backend = None
+        buffered = BufferedStore(backend) if backend is not None else reopen_empty()
+        targets.append(RestoreTarget(name, spec.changelog or "", partition, buffered, reopen_empty))
+    return targets
+
+
+def task_stores(topology: Topology, targets: list[RestoreTarget]) -> dict[str, TaskStore]:
+    """The typed view of each (restored) store partition."""
+    out = {}
+    for target in targets:
+        spec = topology.stores[target.store]
+        typed = KeyValueStore(target.buffered, spec.key_serde, spec.value_serde)
+        out[target.store] = TaskStore(spec, target.buffered, typed)
+    return out

@@ -1,0 +1,280 @@
+"""A task: one sub-topology on one partition, with its stores, offsets and punctuators."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from streamlet.config import ErrorPolicies, ErrorPolicy
+from streamlet.errors import ProcessingError, SerializationError, StreamletError, TopologyError
+from streamlet.record import Record
+from streamlet.runtime.compile import Emit, compile_subtopology
+from streamlet.topology.nodes import ProcessorNode, SourceNode, StoreSpec
+from streamlet.topology.topology import SubTopology
+
+log = logging.getLogger(__name__)
+
+Produce = Callable[[str, bytes | None, bytes | None, int, int, Any], None]
+
+
+@dataclass
+class _Punctuator:
+    interval_ms: int
+    kind: str
+    callback: Callable[[int], None]
+    node: str
+    next_fire: int | None
+
+
+@dataclass
+class TaskStore:
+    """A store partition owned by a task: the spec, the buffered bytes store and its typed view."""
+
+    spec: StoreSpec
+    buffered: Any  # streamlet.state.BufferedStore
+    typed: Any  # streamlet.state.KeyValueStore
+
+
+class Task:
+    """Processes the records of one partition of one sub-topology, in offset order."""
+
+    def __init__(
+        self,
+        sub: SubTopology,
+        partition: int,
+        stores: dict[str, TaskStore],
+        produce: Produce,
+        partitions_of: Callable[[str], int],
+        errors: ErrorPolicies,
+        dead_letter_topic: str,
+        request_commit: Callable[[], None],
+    ) -> None:
+        self.sub = sub
+        self.partition = partition
+        self.task_id = f"{sub.id}_{partition}"
+        self.stores = stores
+        self._produce = produce
+        self._partitions_of = partitions_of
+        self._errors = errors
+        self._dlq = dead_letter_topic
+        self.request_commit = request_commit
+        self.offsets: dict[str, int] = {}  # source topic -> next offset to consume
+        self.stream_time = -1
+        self.skipped = 0
+        self._punctuators: list[_Punctuator] = []
+        self._closers: list[Callable[[], None]] = []
+        self._sources: dict[str, SourceNode] = {t: n for n in sub.sources() for t in n.topics}
+        self._emits: dict[str, Emit] = compile_subtopology(sub, self)
+
+    # -- TaskServices -------------------------------------------------------------------
+    def produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int,
+        timestamp: int,
+        headers: Any,
+    ) -> None:
+        self._produce(topic, key, value, partition, timestamp, headers)
+
+    def partitions_of(self, topic: str) -> int:
+        return self._partitions_of(topic)
+
+    def store(self, name: str) -> Any:
+        try:
+            return self.stores[name].typed
+        except KeyError:
+            raise TopologyError(f"task {self.task_id} has no store {name!r}") from None
+
+    def node_context(self, node: ProcessorNode, children: dict[str, Emit]) -> NodeContext:
+        return NodeContext(self, node, children)
+
+    def add_punctuator(self, p: _Punctuator) -> None:
+        self._punctuators.append(p)
+
+    def on_close(self, fn: Callable[[], None]) -> None:
+        self._closers.append(fn)
+
+    # -- processing ---------------------------------------------------------------------
+    def process(self, msg: Any) -> None:
+        """Deserialize and run one consumed message through the chain."""
+        topic, offset = msg.topic(), msg.offset()
+        source = self._sources[topic]
+        raw_key, raw_value = msg.key(), msg.value()
+        try:
+            key = source.key_serde.deserialize(topic, raw_key) if source.key_serde else raw_key
+            value = (
+                source.value_serde.deserialize(topic, raw_value)
+                if source.value_serde
+                else raw_value
+            )
+            ts = msg.timestamp()[1]
+            if source.timestamp_extractor is not None:
+                ts = source.timestamp_extractor(key, value, ts)
+        except SerializationError as exc:
+            self._locate(exc, topic, offset)
+            self._on_error(exc, self._errors.deserialization, msg, source.name)
+            self.offsets[topic] = offset + 1
+            return
+        headers = msg.headers()
+        record = Record(
+            key, value, ts, tuple(headers) if headers else (), topic, self.partition, offset
+        )
+        if ts > self.stream_time:
+            self.stream_time = ts
+        try:
+            self._emits[topic](record)
+        except StreamletError as exc:
+            self._locate(exc, topic, offset)
+            policy = (
+                self._errors.deserialization
+                if isinstance(exc, SerializationError)
+                else self._errors.processing
+            )
+            self._on_error(exc, policy, msg, getattr(exc, "processor", None) or source.name)
+        except Exception as exc:  # a bug outside user code must still name the record
+            raise ProcessingError(
+                f"task {self.task_id} failed: {exc!r}",
+                topic=topic,
+                partition=self.partition,
+                offset=offset,
+            ) from exc
+        self.offsets[topic] = offset + 1
+        if self._punctuators:
+            self._punctuate("stream_time", self.stream_time)
+
+    def _locate(self, exc: StreamletError, topic: str, offset: int) -> None:
+        exc.topic, exc.partition, exc.offset = topic, self.partition, offset
+
+    def _on_error(self, exc: StreamletError, policy: ErrorPolicy, msg: Any, where: str) -> None:
+        if policy is ErrorPolicy.FAIL:
+            raise exc
+        self.skipped += 1
+        if policy is ErrorPolicy.CONTINUE:
+            log.warning("skipping record (policy CONTINUE): %s", exc)
+            return
+        headers = [
+            ("streamlet.error.class", type(exc).__name__.encode()),
+            ("streamlet.error.message", str(exc).encode("utf-8", "replace")[:4000]),
+            ("streamlet.source.topic", msg.topic().encode()),
+            ("streamlet.source.partition", str(msg.partition()).encode()),
+            ("streamlet.source.offset", str(msg.offset()).encode()),
+            ("streamlet.processor", where.encode()),
+            ("streamlet.timestamp", str(msg.timestamp()[1]).encode()),
+        ]
+        self._produce(
+            self._dlq,
+            msg.key(),
+            msg.value(),
+            -1,
+            msg.timestamp()[1],
+            headers + list(msg.headers() or ()),
+        )
+
+    def punctuate_wall_clock(self) -> None:
+        if self._punctuators:
+            self._punctuate("wall_clock", int(time.time() * 1000))
+
+    def _punctuate(self, kind: str, now: int) -> None:
+        for p in self._punctuators:
+            if p.kind != kind or now < 0:
+                continue
+            if p.next_fire is None:
+                p.next_fire = now + p.interval_ms
+                continue
+            if now >= p.next_fire:
+                missed = (now - p.next_fire) // p.interval_ms
+                p.next_fire += (missed + 1) * p.interval_ms
+                try:
+                    p.callback(now)
+                except StreamletError:
+                    raise
+                except Exception as exc:
+                    from streamlet.runtime.compile import user_error
+
+                    raise user_error(exc, p.node, p.callback) from exc
+
+    # -- state --------------------------------------------------------------------------
+    def changelog_records(self) -> Iterator[tuple[str, bytes, bytes | None]]:
+        """(changelog topic, key, value-or-tombstone) of every pending store write."""
+        for ts in self.stores.values():
+            if ts.spec.changelog and ts.buffered.has_pending():
+                for key, value in ts.buffered.pending().items():
+                    yield ts.spec.changelog, key, value
+
+    def flush_stores(self, changelog_offsets: dict[str, int | None]) -> None:
+        """Step 5: the committed writes go to disk with the changelog offset they reflect."""
+        for ts in self.stores.values():
+            if ts.buffered.has_pending():
+                ts.buffered.flush(changelog_offsets.get(ts.spec.name))
+
+    def discard(self) -> None:
+        for ts in self.stores.values():
+            ts.buffered.discard()
+
+    def close(self) -> None:
+        """Close processors, then stores (callers flush or discard first)."""
+        for closer in reversed(self._closers):
+            try:
+                closer()
+            except Exception:
+                log.exception("close() of a processor in task %s failed", self.task_id)
+        for ts in self.stores.values():
+            ts.buffered.close()
+
+
+class NodeContext:
+    """The ProcessorContext of one ``process`` node in one task."""
+
+    def __init__(self, task: Task, node: ProcessorNode, children: dict[str, Emit]) -> None:
+        self._task = task
+        self._node = node
+        self._children = children
+        self._all = tuple(children.values())
+
+    @property
+    def task_id(self) -> str:
+        return self._task.task_id
+
+    @property
+    def stream_time(self) -> int:
+        return self._task.stream_time
+
+    def forward(self, record: Record, to: str | None = None) -> None:
+        if to is None:
+            for child in self._all:
+                child(record)
+            return
+        target = self._children.get(to)
+        if target is None:
+            raise TopologyError(
+                f"processor {self._node.name!r} forwarded to {to!r}, which is not one of its "
+                f"children {sorted(self._children)}"
+            )
+        target(record)
+
+    def store(self, name: str) -> Any:
+        if name not in self._node.stores:
+            raise TopologyError(
+                f"processor {self._node.name!r} did not declare store {name!r} "
+                f"(declared: {list(self._node.stores)})"
+            )
+        return self._task.store(name)
+
+    def schedule(self, interval_ms: int, kind: str, callback: Callable[[int], None]) -> None:
+        if kind not in ("stream_time", "wall_clock"):
+            raise TopologyError(f"punctuation kind must be stream_time or wall_clock, not {kind!r}")
+        if interval_ms <= 0:
+            raise TopologyError(f"punctuation interval must be > 0 ms, not {interval_ms}")
+        first = int(time.time() * 1000) + interval_ms if kind == "wall_clock" else None
+        self._task.add_punctuator(_Punctuator(interval_ms, kind, callback, self._node.name, first))
+
+    def commit(self) -> None:
+        self._task.request_commit()
+
+    def on_close(self, fn: Callable[[], None]) -> None:
+        self._task.on_close(fn)

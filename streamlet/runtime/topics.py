@@ -1,0 +1,63 @@
+"""Start-up topic checks: user topics must exist; internal topics are created or validated."""
+
+from __future__ import annotations
+
+from streamlet.errors import TopicError, TopologyError
+from streamlet.kafka.admin import Admin
+from streamlet.topology.nodes import SinkNode
+from streamlet.topology.topology import Topology
+
+
+def prepare_topics(admin: Admin, topology: Topology) -> dict[str, int]:
+    """Partition counts of every topic the topology touches, creating internal ones."""
+    user_sinks = sorted(
+        {n.topic for n in topology.nodes.values() if isinstance(n, SinkNode) and not n.internal}
+    )
+    user = sorted(set(topology.user_source_topics()) | set(user_sinks))
+    described = admin.describe(user)
+    missing = [t for t in user if described[t] is None]
+    if missing:
+        kinds = ", ".join(
+            f"{t!r} ({'source' if t in topology.user_source_topics() else 'sink'})" for t in missing
+        )
+        raise TopicError(
+            f"missing topics: {kinds}; create them before starting the app", topic=missing[0]
+        )
+    counts: dict[str, int] = {t: info.partitions for t, info in described.items() if info}
+    for t, spec in topology.internal_topics.items():
+        if spec.partitions is not None:
+            counts[t] = spec.partitions
+    writer = {
+        n.topic: sub
+        for sub in topology.subtopologies
+        for n in sub.nodes
+        if isinstance(n, SinkNode) and n.internal
+    }
+    sub_parts: dict[int, int] = {}
+    for _ in range(len(topology.subtopologies) + 1):  # until every count is known
+        for sub in topology.subtopologies:
+            known = {counts[t] for t in sub.source_topics if t in counts}
+            if len(known) > 1:
+                raise TopologyError(
+                    f"sub-topology {sub.id} reads topics with different partition counts: "
+                    + ", ".join(f"{t}={counts.get(t)}" for t in sub.source_topics)
+                )
+            if known:
+                sub_parts[sub.id] = known.pop()
+        for topic, sub in writer.items():
+            if topic not in counts and sub.id in sub_parts:
+                counts[topic] = sub_parts[sub.id]
+    for sub in topology.subtopologies:
+        if sub.id not in sub_parts:
+            raise TopologyError(f"cannot derive the partition count of sub-topology {sub.id}")
+        for store in sub.stores:
+            changelog = topology.stores[store].changelog
+            if changelog:
+                counts[changelog] = sub_parts[sub.id]
+    for name, spec in topology.internal_topics.items():
+        admin.ensure_topic(name, counts[name], dict(spec.config))
+    return counts
+
+
+def subtopology_partitions(topology: Topology, counts: dict[str, int]) -> dict[int, int]:
+    return {sub.id: counts[sub.source_topics[0]] for sub in topology.subtopologies}

@@ -1,0 +1,285 @@
+"""The worker: one consumer, one producer, the tasks assigned to it, and the loop.
+
+consume a batch → route each record to its task → run the compiled chain → commit when
+the interval is due or a commit was requested. Rebalances commit first (every task shares
+the one transaction), then close the revoked tasks; assigned tasks restore their stores
+before they process anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from streamlet.config import AppConfig
+from streamlet.errors import StreamletError, TransactionError
+from streamlet.kafka.admin import Admin
+from streamlet.kafka.clients import consumer_config, restore_consumer_config
+from streamlet.runtime.commit import Committer
+from streamlet.runtime.identity import WorkerIdentity, claim_identity
+from streamlet.runtime.restore import restore
+from streamlet.runtime.stores import open_store_partitions, task_stores
+from streamlet.runtime.task import Task
+from streamlet.runtime.topics import prepare_topics
+from streamlet.topology.topology import SubTopology, Topology
+
+log = logging.getLogger(__name__)
+
+_BATCH = 2000
+_MAX_RECOVERIES = 10
+
+
+class Worker:
+    """Runs ``topology`` until ``stop()``; ``run()`` raises the error that stopped it."""
+
+    def __init__(self, topology: Topology, cfg: AppConfig, index: int = 0) -> None:
+        self.topology = topology
+        self.cfg = cfg
+        self.index = index
+        self._stopping = threading.Event()
+        self._tasks: dict[str, Task] = {}
+        self._by_tp: dict[tuple[str, int], Task] = {}
+        self._commit_requested = False
+        self._sub_of_topic: dict[str, SubTopology] = topology.subtopology_of_topic()
+        self._counts: dict[str, int] = {}
+        self.processed = 0
+        self.ready = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the loop to finish its batch, commit, leave the group and return."""
+        self._stopping.set()
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def run(self) -> None:
+        restore_signals = self._install_signal_handlers()
+        identity = claim_identity(self.cfg.state_dir, self.cfg.application_id, self.index)
+        self._identity: WorkerIdentity = identity
+        try:
+            admin = Admin(self.cfg.bootstrap_servers, self.cfg.client_config)
+            self._counts = prepare_topics(admin, self.topology)
+            self._committer = Committer(self.cfg, identity.transactional_id, admin._client)
+            self._consumer = Consumer(consumer_config(self.cfg))
+            self._restorer = Consumer(restore_consumer_config(self.cfg))
+            log.info(
+                "worker %s starting (%s, commit every %.0f ms)",
+                identity.transactional_id,
+                self.cfg.processing_guarantee,
+                self.cfg.commit_interval_s * 1000,
+            )
+            self._consumer.subscribe(
+                self.topology.source_topics(),
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_lost,
+            )
+            clean = False
+            try:
+                self._loop()
+                clean = True
+            finally:
+                self._shutdown(clean)
+        finally:
+            identity.release()
+            restore_signals()
+
+    def _install_signal_handlers(self) -> Callable[[], None]:
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+        for s in previous:
+            signal.signal(s, lambda _n, _f: self.stop())
+
+        def put_back() -> None:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+        return put_back
+
+    def _shutdown(self, clean: bool) -> None:
+        tasks = list(self._tasks.values())
+        if clean:
+            self._commit(tasks)
+            self._committer.settle_offsets(tasks)
+        else:
+            self._abort_quietly()
+            for task in tasks:
+                task.discard()
+        for task in tasks:
+            task.close()
+        self._tasks.clear()
+        self._by_tp.clear()
+        self._consumer.close()  # leaves the group; on_revoke finds nothing left to do
+        self._restorer.close()
+        self._committer.close()
+        log.info(
+            "worker %s stopped (%s) after %d records",
+            self._identity.transactional_id,
+            "clean" if clean else "dirty",
+            self.processed,
+        )
+
+    # -- the loop -----------------------------------------------------------------------
+    def _loop(self) -> None:
+        interval = self.cfg.commit_interval_s
+        next_commit = time.monotonic() + interval
+        dirty = False
+        recoveries: list[float] = []
+        consumer, committer = self._consumer, self._committer
+        while not self._stopping.is_set():
+            batch: list[Any] = consumer.consume(num_messages=_BATCH, timeout=0.05)
+            try:
+                for msg in batch:
+                    err = msg.error()
+                    if err is not None:
+                        self._on_consumer_error(err)
+                        continue
+                    task = self._by_tp.get((msg.topic(), msg.partition()))
+                    if task is None:
+                        continue  # revoked meanwhile; the new owner re-reads it
+                    if not committer.in_transaction:
+                        committer.begin()
+                    task.process(msg)
+                    dirty = True
+                self.processed += len(batch)
+                committer.poll()
+                for task in self._tasks.values():
+                    task.punctuate_wall_clock()
+                now = time.monotonic()
+                if now >= next_commit or self._commit_requested:
+                    if dirty or committer.in_transaction:
+                        self._commit(list(self._tasks.values()))
+                        dirty = False
+                    self._commit_requested = False
+                    next_commit = now + interval
+                self.ready.set()
+            except TransactionError as exc:
+                now = time.monotonic()
+                recoveries = [t for t in recoveries if now - t < 60] + [now]
+                if len(recoveries) > _MAX_RECOVERIES:
+                    raise
+                self._recover(exc)
+                dirty = False
+            except StreamletError:
+                self._abort_quietly()
+                raise
+
+    def _on_consumer_error(self, err: KafkaError) -> None:
+        if err.code() == KafkaError._PARTITION_EOF:
+            return
+        if err.fatal():
+            raise TransactionError(f"consumer fatal error: {err.str()}", fatal=True)
+        log.warning("consumer error: %s", err.str())
+
+    def _commit(self, tasks: list[Task]) -> None:
+        self._committer.commit(tasks, self._consumer)
+
+    def request_commit(self) -> None:
+        self._commit_requested = True
+
+    def _abort_quietly(self) -> None:
+        try:
+            self._committer.abort()
+        except TransactionError as exc:
+            log.warning("abort failed (%s); re-creating the producer", exc)
+            self._committer.recreate_producer()
+
+    def _recover(self, exc: TransactionError) -> None:
+        """Abort, close every task dirty, and resume all partitions from committed offsets."""
+        log.warning("transaction failed, aborting and resuming from committed offsets: %s", exc)
+        if exc.fatal:
+            self._committer.recreate_producer()
+        else:
+            self._abort_quietly()
+        partitions = [TopicPartition(t, p) for t, p in self._by_tp]
+        self._close_tasks(list(self._tasks.values()), clean=False)
+        self._open_tasks(partitions)
+        if partitions:
+            committed = self._consumer.committed(partitions, timeout=30.0)
+            for tp in committed:
+                if tp.offset < 0:
+                    tp.offset = OFFSET_BEGINNING
+                try:
+                    self._consumer.seek(tp)
+                except Exception as seek_exc:  # not fetching yet: a rebalance is coming
+                    log.info("seek %s[%d] deferred: %s", tp.topic, tp.partition, seek_exc)
+
+    # -- rebalance ------------------------------------------------------------------------
+    def _on_assign(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+        log.info("assigned %s", _fmt(partitions))
+        self._open_tasks(partitions)
+
+    def _on_revoke(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+        if not self._tasks:
+            return
+        log.info("revoked %s: committing first", _fmt(partitions))
+        tasks = list(self._tasks.values())
+        try:
+            self._commit(tasks)
+            self._committer.settle_offsets(tasks)
+            clean = True
+        except TransactionError as exc:
+            log.warning("commit on revocation failed: %s", exc)
+            if exc.fatal:
+                self._committer.recreate_producer()
+            else:
+                self._abort_quietly()
+            clean = False
+        self._close_tasks(tasks, clean=clean)
+
+    def _on_lost(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+        log.warning("partitions lost %s: aborting, closing tasks dirty", _fmt(partitions))
+        self._abort_quietly()
+        self._close_tasks(list(self._tasks.values()), clean=False)
+
+    def _open_tasks(self, partitions: list[TopicPartition]) -> None:
+        """Create the tasks of newly assigned partitions, restoring their stores first."""
+        wanted: dict[str, tuple[SubTopology, int]] = {}
+        for tp in partitions:
+            sub = self._sub_of_topic[tp.topic]
+            task_id = f"{sub.id}_{tp.partition}"
+            if task_id not in self._tasks:
+                wanted[task_id] = (sub, tp.partition)
+        opened = {
+            task_id: open_store_partitions(
+                self.topology, sub, partition, self._identity.app_dir / task_id
+            )
+            for task_id, (sub, partition) in wanted.items()
+        }
+        logged = [t for targets in opened.values() for t in targets if t.changelog]
+        if logged:
+            result = restore(self._restorer, logged)
+            for (topic, partition), end in result.end_offsets.items():
+                self._committer.positions.set(topic, partition, end)
+        for task_id, (sub, partition) in wanted.items():
+            self._tasks[task_id] = Task(
+                sub,
+                partition,
+                task_stores(self.topology, opened[task_id]),
+                self._committer.produce,
+                self._counts.__getitem__,
+                self.cfg.errors,
+                self.cfg.dead_letter_topic,
+                self.request_commit,
+            )
+        for tp in partitions:
+            sub = self._sub_of_topic[tp.topic]
+            self._by_tp[(tp.topic, tp.partition)] = self._tasks[f"{sub.id}_{tp.partition}"]
+
+    def _close_tasks(self, tasks: list[Task], *, clean: bool) -> None:
+        for task in tasks:
+            if not clean:
+                task.discard()
+            task.close()
+            self._tasks.pop(task.task_id, None)
+        closed = {id(t) for t in tasks}
+        self._by_tp = {k: t for k, t in self._by_tp.items() if id(t) not in closed}
+
+
+def _fmt(partitions: list[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing"

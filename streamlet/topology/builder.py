@@ -1,0 +1,170 @@
+"""``TopologyBuilder``: collects nodes, stores and internal topics; names what users name."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from streamlet.errors import TopologyError
+from streamlet.serde import Serde
+from streamlet.topology.nodes import (
+    InternalTopic,
+    Node,
+    ProcessorNode,
+    SinkNode,
+    SourceNode,
+    StoreSpec,
+    TimestampExtractor,
+)
+from streamlet.topology.topology import Topology, build_topology
+
+_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+class TopologyBuilder:
+    """Mutable while the DSL runs; ``build()`` returns the frozen ``Topology``."""
+
+    def __init__(self, application_id: str) -> None:
+        self.application_id = application_id
+        self._nodes: dict[str, Node] = {}
+        self._stores: dict[str, StoreSpec] = {}
+        self._internal: dict[str, InternalTopic] = {}
+        self._counter = 0
+
+    # -- naming -------------------------------------------------------------------------
+    def auto_name(self, kind: str) -> str:
+        """Names for stateless nodes only: they own no state, so renumbering is harmless."""
+        self._counter += 1
+        return f"{kind.upper()}-{self._counter:010d}"
+
+    def require_name(self, name: str | None, what: str) -> str:
+        if not name:
+            raise TopologyError(
+                f"{what} needs a name= : internal topics and stores derive from it, "
+                "so that changing the topology later never orphans state"
+            )
+        if not _NAME.match(name):
+            raise TopologyError(f"{what} name {name!r} may only use letters, digits, '.', '_', '-'")
+        return name
+
+    def internal_topic_name(self, name: str, kind: str) -> str:
+        return f"{self.application_id}-{name}-{kind}"
+
+    # -- graph --------------------------------------------------------------------------
+    def add(self, node: Node) -> str:
+        if node.name in self._nodes:
+            raise TopologyError(f"two nodes are named {node.name!r}")
+        self._nodes[node.name] = node
+        return node.name
+
+    def add_source(
+        self,
+        topics: Sequence[str],
+        key_serde: Serde[Any] | None,
+        value_serde: Serde[Any] | None,
+        timestamp_extractor: TimestampExtractor | None = None,
+        *,
+        name: str | None = None,
+        internal: bool = False,
+    ) -> str:
+        if not topics:
+            raise TopologyError("a source needs at least one topic")
+        return self.add(
+            SourceNode(
+                name or self.auto_name("source"),
+                (),
+                topics=tuple(topics),
+                key_serde=key_serde,
+                value_serde=value_serde,
+                timestamp_extractor=timestamp_extractor,
+                internal=internal,
+            )
+        )
+
+    def add_processor(
+        self,
+        op: str,
+        parents: Sequence[str],
+        fn: Any = None,
+        *,
+        name: str | None = None,
+        stores: Sequence[str] = (),
+        sinks: Sequence[str] = (),
+    ) -> str:
+        return self.add(
+            ProcessorNode(
+                name or self.auto_name(op),
+                tuple(parents),
+                op=op,
+                fn=fn,
+                stores=tuple(stores),
+                sinks=tuple(sinks),
+            )
+        )
+
+    def add_sink(
+        self,
+        parent: str,
+        topic: str,
+        key_serde: Serde[Any] | None,
+        value_serde: Serde[Any] | None,
+        partitioner: Callable[[Any, Any, int], int] | None = None,
+        *,
+        name: str | None = None,
+        internal: bool = False,
+    ) -> str:
+        return self.add(
+            SinkNode(
+                name or self.auto_name("sink"),
+                (parent,),
+                topic=topic,
+                key_serde=key_serde,
+                value_serde=value_serde,
+                partitioner=partitioner,
+                internal=internal,
+            )
+        )
+
+    def add_store(
+        self, name: str, key_serde: Serde[Any], value_serde: Serde[Any], *, logged: bool = True
+    ) -> StoreSpec:
+        self.require_name(name, "a store")
+        if name in self._stores:
+            raise TopologyError(f"store {name!r} is declared twice")
+        changelog = self.internal_topic_name(name, "changelog") if logged else None
+        spec = StoreSpec(name, key_serde, value_serde, changelog)
+        self._stores[name] = spec
+        if changelog:
+            self._internal[changelog] = InternalTopic(
+                changelog, "changelog", None, (("cleanup.policy", "compact"),)
+            )
+        return spec
+
+    def add_repartition(
+        self,
+        parent: str,
+        name: str,
+        key_serde: Serde[Any] | None,
+        value_serde: Serde[Any] | None,
+        partitions: int | None,
+    ) -> str:
+        """A sink to ``<app>-<name>-repartition`` and a new source reading it back."""
+        self.require_name(name, "a repartition")
+        topic = self.internal_topic_name(name, "repartition")
+        if topic in self._internal:
+            raise TopologyError(f"repartition name {name!r} is used twice")
+        if partitions is not None and partitions < 1:
+            raise TopologyError(f"repartition {name!r}: partitions must be >= 1")
+        self._internal[topic] = InternalTopic(
+            topic, "repartition", partitions, (("cleanup.policy", "delete"),)
+        )
+        self.add_sink(
+            parent, topic, key_serde, value_serde, name=f"{name}-repartition-sink", internal=True
+        )
+        return self.add_source(
+            [topic], key_serde, value_serde, name=f"{name}-repartition-source", internal=True
+        )
+
+    def build(self) -> Topology:
+        return build_topology(self.application_id, self._nodes, self._stores, self._internal)

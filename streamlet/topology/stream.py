@@ -1,0 +1,265 @@
+"""The DSL: ``Stream``, ``Splitter``, ``GroupedStream`` and ``Table``.
+
+Each method adds one node and returns a new handle; nothing runs here. Key functions take
+``(key, value)``, value functions take ``value``. Serdes follow the data: an operation that
+keeps the key keeps its serde; an operation that changes it forgets it, and a later
+repartition or store falls back to JSON unless given one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from streamlet.serde import Int64, Json, Serde
+from streamlet.topology.builder import TopologyBuilder
+
+KeyValueFn = Callable[[Any, Any], Any]
+ValueFn = Callable[[Any], Any]
+
+
+class Stream:
+    """An unbounded stream of records (Kafka Streams' KStream)."""
+
+    def __init__(
+        self,
+        builder: TopologyBuilder,
+        node: str,
+        key_serde: Serde[Any] | None,
+        value_serde: Serde[Any] | None,
+    ) -> None:
+        self._builder = builder
+        self.node = node
+        self.key_serde = key_serde
+        self.value_serde = value_serde
+
+    def _next(
+        self, op: str, fn: Any, *, keeps_key: bool, keeps_value: bool, name: str | None = None
+    ) -> Stream:
+        node = self._builder.add_processor(op, [self.node], fn, name=name)
+        return Stream(
+            self._builder,
+            node,
+            self.key_serde if keeps_key else None,
+            self.value_serde if keeps_value else None,
+        )
+
+    # -- stateless ------------------------------------------------------------------------
+    def map(self, fn: Callable[[Any, Any], tuple[Any, Any]], *, name: str | None = None) -> Stream:
+        """``fn(key, value) -> (new_key, new_value)``."""
+        return self._next("map", fn, keeps_key=False, keeps_value=False, name=name)
+
+    def map_values(self, fn: ValueFn, *, name: str | None = None) -> Stream:
+        return self._next("map_values", fn, keeps_key=True, keeps_value=False, name=name)
+
+    def flat_map(
+        self, fn: Callable[[Any, Any], Iterable[tuple[Any, Any]]], *, name: str | None = None
+    ) -> Stream:
+        return self._next("flat_map", fn, keeps_key=False, keeps_value=False, name=name)
+
+    def flat_map_values(
+        self, fn: Callable[[Any], Iterable[Any]], *, name: str | None = None
+    ) -> Stream:
+        return self._next("flat_map_values", fn, keeps_key=True, keeps_value=False, name=name)
+
+    def filter(self, predicate: KeyValueFn, *, name: str | None = None) -> Stream:
+        return self._next("filter", predicate, keeps_key=True, keeps_value=True, name=name)
+
+    def filter_not(self, predicate: KeyValueFn, *, name: str | None = None) -> Stream:
+        return self._next("filter_not", predicate, keeps_key=True, keeps_value=True, name=name)
+
+    def select_key(self, fn: KeyValueFn, *, name: str | None = None) -> Stream:
+        return self._next("select_key", fn, keeps_key=False, keeps_value=True, name=name)
+
+    def peek(self, fn: Callable[[Any, Any], None], *, name: str | None = None) -> Stream:
+        return self._next("peek", fn, keeps_key=True, keeps_value=True, name=name)
+
+    def split(self, *, name: str | None = None) -> Splitter:
+        """Route each record to the first branch whose predicate holds."""
+        return Splitter(self, name or self._builder.auto_name("split"))
+
+    def merge(self, *others: Stream, name: str | None = None) -> Stream:
+        parents = [self.node, *(o.node for o in others)]
+        node = self._builder.add_processor("merge", parents, name=name)
+        return Stream(self._builder, node, self.key_serde, self.value_serde)
+
+    def process(
+        self, processor: Any, *, stores: Iterable[str] = (), name: str | None = None
+    ) -> Stream:
+        """Run a processor: a function ``(record, ctx)``, or a zero-argument factory of
+        objects with ``init(ctx)``, ``process(record)`` and ``close()``. What it forwards
+        continues downstream."""
+        node = self._builder.add_processor(
+            "process", [self.node], processor, name=name, stores=tuple(stores)
+        )
+        return Stream(self._builder, node, None, None)
+
+    def repartition(
+        self,
+        name: str,
+        *,
+        partitions: int | None = None,
+        key_serde: Serde[Any] | None = None,
+        value_serde: Serde[Any] | None = None,
+    ) -> Stream:
+        """Write through ``<app>-<name>-repartition`` so records are partitioned by key."""
+        ks = key_serde or self.key_serde or Json()
+        vs = value_serde or self.value_serde or Json()
+        node = self._builder.add_repartition(self.node, name, ks, vs, partitions)
+        return Stream(self._builder, node, ks, vs)
+
+    def to(
+        self,
+        topic: str,
+        *,
+        key_serde: Serde[Any] | None = None,
+        value_serde: Serde[Any] | None = None,
+        partitioner: Callable[[Any, Any, int], int] | None = None,
+        name: str | None = None,
+    ) -> None:
+        self._builder.add_sink(
+            self.node,
+            topic,
+            key_serde or self.key_serde or Json(),
+            value_serde or self.value_serde or Json(),
+            partitioner,
+            name=name,
+        )
+
+    # -- grouping -------------------------------------------------------------------------
+    def group_by_key(
+        self, *, key_serde: Serde[Any] | None = None, value_serde: Serde[Any] | None = None
+    ) -> GroupedStream:
+        return GroupedStream(
+            self._builder,
+            self.node,
+            key_serde or self.key_serde or Json(),
+            value_serde or self.value_serde or Json(),
+        )
+
+    def group_by(
+        self,
+        fn: KeyValueFn,
+        name: str,
+        *,
+        key_serde: Serde[Any] | None = None,
+        value_serde: Serde[Any] | None = None,
+        partitions: int | None = None,
+    ) -> GroupedStream:
+        """Re-key by ``fn(key, value)`` through the repartition topic ``<app>-<name>-repartition``."""
+        self._builder.require_name(name, "group_by")
+        keyed = self.select_key(fn)
+        moved = keyed.repartition(
+            name,
+            partitions=partitions,
+            key_serde=key_serde,
+            value_serde=value_serde or self.value_serde,
+        )
+        return GroupedStream(
+            self._builder, moved.node, moved.key_serde or Json(), moved.value_serde or Json()
+        )
+
+    def to_table(self, name: str, *, value_serde: Serde[Any] | None = None) -> Table:
+        """Materialize the latest value per key in the store ``name``."""
+        b = self._builder
+        b.require_name(name, "to_table")
+        ks = self.key_serde or Json()
+        vs = value_serde or self.value_serde or Json()
+        b.add_store(name, ks, vs)
+        node = b.add_processor("table_source", [self.node], name=name, stores=(name,))
+        return Table(b, node, ks, vs, name)
+
+
+class Splitter:
+    """Built by ``Stream.split()``; each ``branch`` adds a predicate, first match wins."""
+
+    def __init__(self, stream: Stream, name: str) -> None:
+        self._stream = stream
+        self._name = name
+        self._branches: list[tuple[KeyValueFn | None, str]] = []
+
+    def branch(self, predicate: KeyValueFn, *, name: str) -> Splitter:
+        self._branches.append((predicate, name))
+        return self
+
+    def default_branch(self, *, name: str = "default") -> dict[str, Stream]:
+        self._branches.append((None, name))
+        return self._build()
+
+    def no_default_branch(self) -> dict[str, Stream]:
+        return self._build()
+
+    def _build(self) -> dict[str, Stream]:
+        s, b = self._stream, self._stream._builder
+        routes = tuple((pred, f"{self._name}-{branch}") for pred, branch in self._branches)
+        split = b.add_processor("split", [s.node], routes, name=self._name)
+        out: dict[str, Stream] = {}
+        for (_, branch), (_, child) in zip(self._branches, routes, strict=True):
+            node = b.add_processor("merge", [split], name=child)
+            out[branch] = Stream(b, node, s.key_serde, s.value_serde)
+        return out
+
+
+class GroupedStream:
+    """Records grouped by key, ready for an aggregation (Kafka Streams' KGroupedStream)."""
+
+    def __init__(
+        self, builder: TopologyBuilder, node: str, key_serde: Serde[Any], value_serde: Serde[Any]
+    ) -> None:
+        self._builder = builder
+        self._node = node
+        self._key_serde = key_serde
+        self._value_serde = value_serde
+
+    def count(self, name: str) -> Table:
+        return self._aggregate(name, lambda: 0, lambda _k, _v, agg: agg + 1, Int64())
+
+    def reduce(
+        self, fn: Callable[[Any, Any], Any], name: str, *, value_serde: Serde[Any] | None = None
+    ) -> Table:
+        """``fn(aggregate, value)``; the first value of a key is its first aggregate."""
+        return self._aggregate(name, None, fn, value_serde or self._value_serde)
+
+    def aggregate(
+        self,
+        initializer: Callable[[], Any],
+        aggregator: Callable[[Any, Any, Any], Any],
+        name: str,
+        *,
+        value_serde: Serde[Any] | None = None,
+    ) -> Table:
+        """``initializer()`` once per key, then ``aggregator(key, value, aggregate)``."""
+        return self._aggregate(name, initializer, aggregator, value_serde or Json())
+
+    def _aggregate(
+        self, name: str, initializer: Any, aggregator: Any, value_serde: Serde[Any]
+    ) -> Table:
+        b = self._builder
+        b.require_name(name, "an aggregation")
+        b.add_store(name, self._key_serde, value_serde)
+        node = b.add_processor(
+            "aggregate", [self._node], (initializer, aggregator), name=name, stores=(name,)
+        )
+        return Table(b, node, self._key_serde, value_serde, name)
+
+
+class Table:
+    """A changelog stream: the latest value per key, held in the store ``store``."""
+
+    def __init__(
+        self,
+        builder: TopologyBuilder,
+        node: str,
+        key_serde: Serde[Any],
+        value_serde: Serde[Any],
+        store: str,
+    ) -> None:
+        self._builder = builder
+        self.node = node
+        self.key_serde = key_serde
+        self.value_serde = value_serde
+        self.store = store
+
+    def to_stream(self) -> Stream:
+        """Every update of the table as a record ``(key, new_value)``."""
+        return Stream(self._builder, self.node, self.key_serde, self.value_serde)

@@ -1,0 +1,166 @@
+"""``Topology``: the built graph, split into sub-topologies, and its ``describe()``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from streamlet.errors import TopologyError
+from streamlet.topology.nodes import (
+    InternalTopic,
+    Node,
+    ProcessorNode,
+    SinkNode,
+    SourceNode,
+    StoreSpec,
+)
+
+
+@dataclass(frozen=True)
+class SubTopology:
+    """A connected part of the graph; one task per partition of its source topics."""
+
+    id: int
+    nodes: tuple[Node, ...]  # parents before children
+    source_topics: tuple[str, ...]
+    sink_topics: tuple[str, ...]
+    stores: tuple[str, ...]
+
+    def sources(self) -> list[SourceNode]:
+        return [n for n in self.nodes if isinstance(n, SourceNode)]
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Inert description of a streaming application; the runtime compiles it per task."""
+
+    application_id: str
+    nodes: Mapping[str, Node]
+    stores: Mapping[str, StoreSpec]
+    internal_topics: Mapping[str, InternalTopic]
+    subtopologies: tuple[SubTopology, ...]
+
+    def subtopology_of_topic(self) -> dict[str, SubTopology]:
+        """Source topic -> the sub-topology that reads it."""
+        return {t: sub for sub in self.subtopologies for t in sub.source_topics}
+
+    def source_topics(self) -> list[str]:
+        return sorted({t for sub in self.subtopologies for t in sub.source_topics})
+
+    def user_source_topics(self) -> list[str]:
+        return [t for t in self.source_topics() if t not in self.internal_topics]
+
+    def describe(self) -> str:
+        """A text rendering in the manner of Kafka Streams' ``Topology#describe()``."""
+        lines = [f"Topology: {self.application_id}"]
+        for sub in self.subtopologies:
+            lines.append(f"  Sub-topology: {sub.id}")
+            children = _children(sub.nodes)
+            for node in sub.nodes:
+                lines.append(f"    {_label(node)}")
+                if isinstance(node, ProcessorNode) and node.stores:
+                    lines.append(f"      stores: [{', '.join(node.stores)}]")
+                kids = children.get(node.name, [])
+                if kids:
+                    lines.append(f"      --> {', '.join(kids)}")
+                if node.parents:
+                    lines.append(f"      <-- {', '.join(node.parents)}")
+        if self.stores:
+            lines.append("  Stores:")
+            for spec in self.stores.values():
+                log = f" (changelog: {spec.changelog})" if spec.changelog else " (not logged)"
+                lines.append(f"    {spec.name}{log}")
+        if self.internal_topics:
+            lines.append("  Internal topics:")
+            for topic in self.internal_topics.values():
+                parts = "" if topic.partitions is None else f", partitions={topic.partitions}"
+                lines.append(f"    {topic.name} ({topic.kind}{parts})")
+        return "\n".join(lines)
+
+
+def _label(node: Node) -> str:
+    if isinstance(node, SourceNode):
+        return f"Source: {node.name} (topics: [{', '.join(node.topics)}])"
+    if isinstance(node, SinkNode):
+        return f"Sink: {node.name} (topic: {node.topic})"
+    assert isinstance(node, ProcessorNode)
+    return f"Processor: {node.name} ({node.op})"
+
+
+def _children(nodes: tuple[Node, ...]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for node in nodes:
+        for parent in node.parents:
+            out.setdefault(parent, []).append(node.name)
+    return out
+
+
+def build_topology(
+    application_id: str,
+    nodes: Mapping[str, Node],
+    stores: Mapping[str, StoreSpec],
+    internal_topics: Mapping[str, InternalTopic],
+) -> Topology:
+    """Validate the graph and group it into sub-topologies (connected by edges or stores)."""
+    for node in nodes.values():
+        for parent in node.parents:
+            if parent not in nodes:
+                raise TopologyError(f"node {node.name!r} reads from unknown node {parent!r}")
+        if isinstance(node, ProcessorNode):
+            for store in node.stores:
+                if store not in stores:
+                    raise TopologyError(
+                        f"processor {node.name!r} uses store {store!r}, which is not declared"
+                    )
+    if not any(isinstance(n, SourceNode) for n in nodes.values()):
+        raise TopologyError("the topology has no source: call App.stream() or App.table()")
+
+    root = {name: name for name in nodes}
+
+    def find(name: str) -> str:
+        while root[name] != name:
+            root[name] = root[root[name]]
+            name = root[name]
+        return name
+
+    def union(a: str, b: str) -> None:
+        root[find(a)] = find(b)
+
+    store_owner: dict[str, str] = {}
+    for node in nodes.values():
+        for parent in node.parents:
+            union(node.name, parent)
+        if isinstance(node, ProcessorNode):
+            for store in node.stores:
+                if store in store_owner:
+                    union(node.name, store_owner[store])
+                store_owner[store] = node.name
+
+    groups: dict[str, list[Node]] = {}
+    for name, node in nodes.items():  # insertion order = parents before children
+        groups.setdefault(find(name), []).append(node)
+
+    read_by: dict[str, str] = {}
+    subs: list[SubTopology] = []
+    for index, members in enumerate(groups.values()):
+        sources = [t for n in members if isinstance(n, SourceNode) for t in n.topics]
+        if not sources:
+            raise TopologyError(f"nodes {[n.name for n in members]} are not fed by any source")
+        for topic in sources:
+            if topic in read_by:
+                raise TopologyError(f"topic {topic!r} is read by two sources; merge the streams")
+            read_by[topic] = members[0].name
+        subs.append(
+            SubTopology(
+                id=index,
+                nodes=tuple(members),
+                source_topics=tuple(sources),
+                sink_topics=tuple(n.topic for n in members if isinstance(n, SinkNode)),
+                stores=tuple(
+                    dict.fromkeys(
+                        s for n in members if isinstance(n, ProcessorNode) for s in n.stores
+                    )
+                ),
+            )
+        )
+    return Topology(application_id, dict(nodes), dict(stores), dict(internal_topics), tuple(subs))
