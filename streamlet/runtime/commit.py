@@ -134,6 +134,8 @@ class Committer:
                 return
             except BufferError:
                 self._producer.poll(0.05)
+            except KafkaException as exc:
+                raise _translate(exc, f"produce to {topic}") from exc
 
     def poll(self) -> None:
         self._producer.poll(0)
@@ -229,20 +231,28 @@ class Committer:
         finally:
             self._in_txn = False
 
-    def close(self) -> None:
-        self._producer.flush(_TIMEOUT_S)
+    def close(self, *, clean: bool = True) -> None:
+        """Deliver what is queued (clean) or drop it (after a failure)."""
+        try:
+            if clean:
+                self._producer.flush(_TIMEOUT_S)
+            else:
+                self._producer.purge()
+                self._producer.flush(0)
+        except Exception as exc:  # the producer may be in a fatal state already
+            log.debug("closing the producer: %s", exc)
 
 
 def _translate(exc: KafkaException, step: str) -> TransactionError:
+    """Fenced (a newer producer owns this transactional id) is final for this worker; other
+    fatal errors need a new producer; the rest need an abort."""
     err: KafkaError = exc.args[0]
-    fenced = (
-        err.code()
-        in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH)
-        or err.fatal()
-    )
-    cls = ProducerFencedError if fenced else TransactionError
-    return cls(
+    message = (
         f"{step} failed: {err.str()} (code {err.name()}, "
-        f"abortable={err.txn_requires_abort()}, fatal={err.fatal()})",
-        fatal=fenced,
+        f"abortable={err.txn_requires_abort()}, fatal={err.fatal()})"
     )
+    if err.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED):
+        return ProducerFencedError(
+            message + "; another worker now uses this transactional id", fatal=True
+        )
+    return TransactionError(message, fatal=err.fatal())

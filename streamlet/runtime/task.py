@@ -9,7 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamlet.config import ErrorPolicies, ErrorPolicy
-from streamlet.errors import ProcessingError, SerializationError, StreamletError, TopologyError
+from streamlet.errors import (
+    ProcessingError,
+    SerializationError,
+    StreamletError,
+    TopologyError,
+    TransactionError,
+)
 from streamlet.record import Record
 from streamlet.runtime.compile import Emit, compile_subtopology
 from streamlet.topology.nodes import ProcessorNode, SourceNode, StoreSpec
@@ -128,6 +134,8 @@ class Task:
             self.stream_time = ts
         try:
             self._emits[topic](record)
+        except TransactionError:
+            raise  # the producer failed: the worker recovers; not a record's fault
         except StreamletError as exc:
             self._locate(exc, topic, offset)
             policy = (

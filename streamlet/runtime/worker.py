@@ -18,7 +18,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from streamlet.config import AppConfig
-from streamlet.errors import StreamletError, TransactionError
+from streamlet.errors import ProducerFencedError, StreamletError, TransactionError
 from streamlet.kafka.admin import Admin
 from streamlet.kafka.clients import consumer_config, restore_consumer_config
 from streamlet.runtime.commit import Committer
@@ -114,9 +114,12 @@ class Worker:
             task.close()
         self._tasks.clear()
         self._by_tp.clear()
-        self._consumer.close()  # leaves the group; on_revoke finds nothing left to do
+        try:
+            self._consumer.close()  # leaves the group; on_revoke finds nothing left to do
+        except Exception as exc:
+            log.warning("closing the consumer: %s", exc)
         self._restorer.close()
-        self._committer.close()
+        self._committer.close(clean=clean)
         log.info(
             "worker %s stopped (%s) after %d records",
             self._identity.transactional_id,
@@ -158,6 +161,9 @@ class Worker:
                     self._commit_requested = False
                     next_commit = now + interval
                 self.ready.set()
+            except ProducerFencedError:
+                self._close_tasks(list(self._tasks.values()), clean=False)
+                raise
             except TransactionError as exc:
                 now = time.monotonic()
                 recoveries = [t for t in recoveries if now - t < 60] + [now]
@@ -185,6 +191,8 @@ class Worker:
     def _abort_quietly(self) -> None:
         try:
             self._committer.abort()
+        except ProducerFencedError as exc:  # never re-create: that would fence the new owner
+            log.warning("abort failed: %s", exc)
         except TransactionError as exc:
             log.warning("abort failed (%s); re-creating the producer", exc)
             self._committer.recreate_producer()
@@ -192,10 +200,16 @@ class Worker:
     def _recover(self, exc: TransactionError) -> None:
         """Abort, close every task dirty, and resume all partitions from committed offsets."""
         log.warning("transaction failed, aborting and resuming from committed offsets: %s", exc)
-        if exc.fatal:
+        fatal = exc.fatal
+        try:
+            self._committer.abort()  # also tells a fenced producer from other fatal states
+        except ProducerFencedError:
+            self._close_tasks(list(self._tasks.values()), clean=False)
+            raise
+        except TransactionError:
+            fatal = True
+        if fatal:
             self._committer.recreate_producer()
-        else:
-            self._abort_quietly()
         partitions = [TopicPartition(t, p) for t, p in self._by_tp]
         self._close_tasks(list(self._tasks.values()), clean=False)
         self._open_tasks(partitions)
@@ -223,6 +237,10 @@ class Worker:
             self._commit(tasks)
             self._committer.settle_offsets(tasks)
             clean = True
+        except ProducerFencedError:
+            self._abort_quietly()
+            self._close_tasks(tasks, clean=False)
+            raise
         except TransactionError as exc:
             log.warning("commit on revocation failed: %s", exc)
             if exc.fatal:

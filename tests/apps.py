@@ -1,0 +1,73 @@
+"""Apps run as real worker subprocesses by the integration and chaos tests.
+
+Configured by environment: APP_ID, IN, OUT, BOOTSTRAP, GUARANTEE, COMMIT_MS, STATE_DIR,
+and CONFIG (``k=v,k=v`` raw librdkafka settings).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import streamlet as sl
+from streamlet import serde
+
+
+def _app() -> sl.App:
+    config: dict[str, Any] = {}
+    for pair in filter(None, os.environ.get("CONFIG", "").split(",")):
+        key, _, value = pair.partition("=")
+        config[key] = value
+    return sl.App(
+        os.environ["APP_ID"],
+        bootstrap_servers=os.environ["BOOTSTRAP"],
+        processing_guarantee=os.environ.get("GUARANTEE", "exactly_once_v2"),
+        commit_interval_ms=int(os.environ.get("COMMIT_MS", "100")),
+        state_dir=os.environ["STATE_DIR"],
+        config=config,
+    )
+
+
+def echo() -> sl.App:
+    """map -> to: each value ``{"seq": n}`` comes out as ``{"seq": n, "echo": true}``.
+
+    STALL_ON=<seq> makes this process sleep STALL_S seconds on that record (a zombie)."""
+    app = _app()
+    stall_on = os.environ.get("STALL_ON")
+    stall_s = float(os.environ.get("STALL_S", "0"))
+
+    def mark(value: dict[str, Any]) -> dict[str, Any]:
+        if stall_on is not None and str(value["seq"]) == stall_on:
+            time.sleep(stall_s)
+        return {**value, "echo": True, "by": os.getpid()}
+
+    (
+        app.stream(os.environ["IN"], key_serde=serde.String(), value_serde=serde.Json())
+        .map_values(mark)
+        .to(os.environ["OUT"])
+    )
+    return app
+
+
+def failing() -> sl.App:
+    """Raises on the value ``{"seq": FAIL_ON}``."""
+    app = _app()
+    fail_on = int(os.environ["FAIL_ON"])
+
+    def explode(value: dict[str, Any]) -> dict[str, Any]:
+        if value["seq"] == fail_on:
+            raise ValueError(f"cannot handle seq {fail_on}")
+        return value
+
+    (
+        app.stream(os.environ["IN"], key_serde=serde.String(), value_serde=serde.Json())
+        .map_values(explode)
+        .to(os.environ["OUT"])
+    )
+    return app
+
+
+def value_json(seq: int, **extra: Any) -> bytes:
+    return json.dumps({"seq": seq, **extra}).encode()

@@ -1,0 +1,139 @@
+"""Exactly-once under SIGKILL: kills land inside open transactions; restarts fence the
+crashed predecessor; a read_committed consumer sees every input exactly once, in order."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from support import (
+    WorkerProcess,
+    assert_no_open_transactions,
+    by_partition,
+    producer,
+    read_all,
+)
+
+from apps import value_json
+from streamlet.kafka.admin import Admin
+
+PARTITIONS = 3
+
+
+class InputFeeder(threading.Thread):
+    """Produces ``{"seq": n}`` records at a steady rate until stopped; remembers them."""
+
+    def __init__(self, bootstrap: str, topic: str, rate: int) -> None:
+        super().__init__(daemon=True)
+        self._producer = producer(bootstrap, **{"enable.idempotence": True})
+        self._topic = topic
+        self._rate = rate
+        self._stop_event = threading.Event()
+        self.sent = 0
+
+    def run(self) -> None:
+        interval = 1.0 / self._rate * 10
+        while not self._stop_event.is_set():
+            for _ in range(10):
+                key = f"key-{self.sent % 97}".encode()
+                self._producer.produce(self._topic, value_json(self.sent), key)
+                self.sent += 1
+            self._producer.poll(0)
+            time.sleep(interval)
+        assert self._producer.flush(30) == 0
+
+    def stop(self) -> int:
+        self._stop_event.set()
+        self.join(60)
+        return self.sent
+
+
+def _env(
+    bootstrap: str, app_id: str, src: str, out: str, state: Path, guarantee: str, commit_ms: int
+) -> dict[str, str]:
+    return {
+        "APP_ID": app_id,
+        "IN": src,
+        "OUT": out,
+        "BOOTSTRAP": bootstrap,
+        "GUARANTEE": guarantee,
+        "COMMIT_MS": str(commit_ms),
+        "STATE_DIR": str(state),
+        "CONFIG": "session.timeout.ms=6000,heartbeat.interval.ms=500",
+    }
+
+
+def run_with_kills(
+    bootstrap: str,
+    make_topics: Callable[..., str],
+    unique: Callable[[str], str],
+    tmp_path: Path,
+    guarantee: str,
+    kills: int,
+) -> tuple[str, str, str, int, list[WorkerProcess]]:
+    src = make_topics("in", partitions=PARTITIONS)
+    out = make_topics("out", partitions=PARTITIONS)
+    app_id = unique("eos")
+    env = _env(bootstrap, app_id, src, out, tmp_path / "state", guarantee, commit_ms=1500)
+    feeder = InputFeeder(bootstrap, src, rate=2000)
+    feeder.start()
+    rng = random.Random(7)
+    workers: list[WorkerProcess] = []
+    for i in range(kills):
+        worker = WorkerProcess("echo", env, tmp_path / f"worker-{i}.log")
+        workers.append(worker)
+        _wait_for_progress(bootstrap, out, worker)
+        # the commit interval is 1.5 s: a kill 0.3-2.5 s after progress lands mid-transaction
+        time.sleep(rng.uniform(0.3, 2.5))
+        assert worker.alive(), worker.output()
+        worker.kill()
+    sent = feeder.stop()
+    final = WorkerProcess("echo", env, tmp_path / "worker-final.log")
+    workers.append(final)
+    return src, out, app_id, sent, workers
+
+
+def _wait_for_progress(bootstrap: str, topic: str, worker: WorkerProcess) -> None:
+    admin = Admin(bootstrap)
+    before = sum(admin.end_offsets(topic, committed_only=False).values())
+    deadline = time.monotonic() + 60
+    while sum(admin.end_offsets(topic, committed_only=False).values()) <= before:
+        assert worker.alive(), worker.output()
+        assert time.monotonic() < deadline, "worker made no progress:\n" + worker.output()
+        time.sleep(0.1)
+
+
+def test_sigkill_inside_transactions_keeps_output_exactly_once(
+    bootstrap: str,
+    make_topics: Callable[..., str],
+    unique: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    src, out, app_id, sent, workers = run_with_kills(
+        bootstrap, make_topics, unique, tmp_path, "exactly_once_v2", kills=5
+    )
+    final = workers[-1]
+    outputs = read_all(bootstrap, out, expect=sent, timeout=120)
+    assert final.terminate() == 0, final.output()
+
+    inputs = by_partition(read_all(bootstrap, src, expect=sent))
+    got = by_partition(outputs)
+    aborted = sum(1 for _ in read_all(bootstrap, out, committed=False, idle=1.0)) - len(outputs)
+    print(
+        f"\n{len(workers) - 1} SIGKILLs; {sent} inputs; {len(outputs)} committed outputs; "
+        f"{aborted} aborted records invisible to read_committed"
+    )
+    assert aborted > 0, "no kill landed inside an open transaction"
+    for partition, records in inputs.items():
+        expected = [json.loads(m.value or b"")["seq"] for m in records]
+        seen = [json.loads(m.value or b"")["seq"] for m in got.get(partition, [])]
+        assert seen == expected, f"partition {partition}: output differs from input"
+        assert all(json.loads(m.value or b"")["echo"] for m in got.get(partition, []))
+    assert len(outputs) == sent
+    assert_no_open_transactions(bootstrap, out)
+    committed = Admin(bootstrap).committed_offsets(app_id, src)
+    assert committed == {p: len(r) for p, r in inputs.items()}

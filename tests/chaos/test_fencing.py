@@ -1,0 +1,118 @@
+"""Zombies cannot commit: neither a worker stalled past max.poll.interval.ms nor a second
+process that claims the same transactional id; their output never becomes visible."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from support import WorkerProcess, assert_no_open_transactions, by_partition, produce, read_all
+
+from apps import value_json
+from streamlet.kafka.admin import Admin
+
+CONFIG = "session.timeout.ms=6000,heartbeat.interval.ms=500,max.poll.interval.ms=7000"
+
+
+def _env(
+    bootstrap: str, app_id: str, src: str, out: str, state: Path, **extra: str
+) -> dict[str, str]:
+    return {
+        "APP_ID": app_id,
+        "IN": src,
+        "OUT": out,
+        "BOOTSTRAP": bootstrap,
+        "COMMIT_MS": "500",
+        "STATE_DIR": str(state),
+        "CONFIG": CONFIG,
+        **extra,
+    }
+
+
+def _wait_committed(
+    bootstrap: str, group: str, topic: str, at_least: int, who: WorkerProcess, timeout: float = 90
+) -> None:
+    admin = Admin(bootstrap)
+    deadline = time.monotonic() + timeout
+    while sum(admin.committed_offsets(group, topic).values()) < at_least:
+        assert who.alive(), who.output()
+        assert time.monotonic() < deadline, f"no commit of {at_least} records:\n{who.output()}"
+        time.sleep(0.2)
+
+
+def _assert_exactly_once(bootstrap: str, src: str, out: str, n: int) -> list[dict[str, object]]:
+    outputs = read_all(bootstrap, out, expect=n, timeout=60)
+    values = [json.loads(m.value or b"") for m in by_partition(outputs)[0]]
+    assert [v["seq"] for v in values] == list(range(n))
+    assert_no_open_transactions(bootstrap, out)
+    return values
+
+
+def test_worker_stalled_past_max_poll_interval_cannot_commit(
+    bootstrap: str,
+    make_topics: Callable[..., str],
+    unique: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    src, out, app_id = make_topics("in"), make_topics("out"), unique("zombie")
+    stall_at = 500
+    produce(bootstrap, src, [(b"k", value_json(i)) for i in range(stall_at)])
+    zombie = WorkerProcess(
+        "echo",
+        _env(bootstrap, app_id, src, out, tmp_path / "a", STALL_ON=str(stall_at), STALL_S="16"),
+        tmp_path / "zombie.log",
+    )
+    _wait_committed(bootstrap, app_id, src, stall_at, zombie)
+    healthy = WorkerProcess(
+        "echo", _env(bootstrap, app_id, src, out, tmp_path / "b"), tmp_path / "healthy.log"
+    )
+    time.sleep(3)  # the healthy worker has joined and idles: the one partition is the zombie's
+    produce(bootstrap, src, [(b"k", value_json(i)) for i in range(stall_at, 1000)])
+    # the zombie stalls on `stall_at` inside an open transaction; the group moves on without it
+    _wait_committed(bootstrap, app_id, src, 1000, healthy)
+    time.sleep(20)  # the zombie wakes up, produces, and tries to commit
+    assert zombie.terminate() == 0, zombie.output()
+    assert healthy.terminate() == 0, healthy.output()
+    values = _assert_exactly_once(bootstrap, src, out, 1000)
+    assert values[stall_at]["by"] == healthy.proc.pid, "the zombie's output became visible"
+    print("\nzombie log tail:\n" + "\n".join(zombie.output().splitlines()[-12:]))
+
+
+def test_second_process_with_same_transactional_id_fences_the_first(
+    bootstrap: str,
+    make_topics: Callable[..., str],
+    unique: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    src, out = make_topics("in", partitions=2), make_topics("out", partitions=2)
+    app_id = unique("twin")
+    feed = [(f"k{i % 2}".encode(), value_json(i)) for i in range(300)]
+    produce(bootstrap, src, feed)
+    first = WorkerProcess(
+        "echo", _env(bootstrap, app_id, src, out, tmp_path / "a"), tmp_path / "first.log"
+    )
+    _wait_committed(bootstrap, app_id, src, 300, first)
+    # a copy of the state dir carries the same process uuid, hence the same transactional id
+    (tmp_path / "b" / app_id).mkdir(parents=True)
+    shutil.copy(tmp_path / "a" / app_id / "process.uuid", tmp_path / "b" / app_id / "process.uuid")
+    second = WorkerProcess(
+        "echo", _env(bootstrap, app_id, src, out, tmp_path / "b"), tmp_path / "second.log"
+    )
+    time.sleep(4)  # each now owns one partition; input makes the fenced first try to commit
+    produce(bootstrap, src, [(f"k{i % 2}".encode(), value_json(i)) for i in range(300, 600)])
+    code = first.wait(60)
+    assert code != 0, "the fenced worker kept running"
+    assert "ProducerFencedError" in first.output(), first.output()
+    _wait_committed(bootstrap, app_id, src, 600, second)
+    assert second.terminate() == 0, second.output()
+    outputs = by_partition(read_all(bootstrap, out, expect=600, timeout=60))
+    inputs = by_partition(read_all(bootstrap, src, expect=600))
+    for p, records in inputs.items():
+        assert [m.value for m in records] == [
+            json.dumps({k: v for k, v in json.loads(m.value or b"").items() if k == "seq"}).encode()
+            for m in outputs[p]
+        ]
+    assert_no_open_transactions(bootstrap, out)

@@ -1,0 +1,175 @@
+"""Helpers for tests that talk to the real broker: produce, read back, run workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from streamlet.kafka.admin import Admin
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+
+
+def producer(bootstrap: str, **extra: Any) -> Producer:
+    # murmur2_random: the same key -> partition mapping as streamlet's own producer
+    return Producer(
+        {"bootstrap.servers": bootstrap, "partitioner": "murmur2_random", "linger.ms": 5, **extra}
+    )
+
+
+def produce(
+    bootstrap: str,
+    topic: str,
+    records: Iterable[tuple[bytes | None, bytes | None]],
+    partition: int | None = None,
+    timestamps: Sequence[int] | None = None,
+) -> None:
+    p = producer(bootstrap)
+    for i, (key, value) in enumerate(records):
+        kwargs: dict[str, Any] = {}
+        if partition is not None:
+            kwargs["partition"] = partition
+        if timestamps is not None:
+            kwargs["timestamp"] = timestamps[i]
+        while True:
+            try:
+                p.produce(topic, value, key, **kwargs)
+                break
+            except BufferError:
+                p.poll(0.1)
+    assert p.flush(30) == 0
+
+
+@dataclass(frozen=True)
+class Msg:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: int
+    headers: tuple[tuple[str, bytes | None], ...]
+
+
+def read_all(
+    bootstrap: str,
+    topic: str,
+    *,
+    expect: int | None = None,
+    timeout: float = 60.0,
+    committed: bool = True,
+    idle: float = 2.0,
+) -> list[Msg]:
+    """Every record of ``topic`` from the beginning, until ``expect`` arrived (then a short
+    settle to catch extras) or, without ``expect``, until ``idle`` seconds pass quietly."""
+    admin = Admin(bootstrap)
+    info = admin.describe([topic])[topic]
+    assert info is not None, f"topic {topic} does not exist"
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{uuid.uuid4().hex}",
+            "isolation.level": "read_committed" if committed else "read_uncommitted",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    c.assign([TopicPartition(topic, p, 0) for p in range(info.partitions)])
+    out: list[Msg] = []
+    deadline = time.monotonic() + timeout
+    quiet_since = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            batch = c.consume(num_messages=5000, timeout=0.2)
+            now = time.monotonic()
+            if batch:
+                quiet_since = now
+            for m in batch:
+                if m.error() is None:
+                    out.append(
+                        Msg(
+                            m.partition(),
+                            m.offset(),
+                            m.key(),
+                            m.value(),
+                            m.timestamp()[1],
+                            tuple(m.headers() or ()),
+                        )
+                    )
+            if expect is not None and len(out) >= expect and now - quiet_since > 0.5:
+                break
+            if expect is None and now - quiet_since > idle:
+                break
+    finally:
+        c.close()
+    return out
+
+
+def by_partition(msgs: Iterable[Msg]) -> dict[int, list[Msg]]:
+    out: dict[int, list[Msg]] = {}
+    for m in sorted(msgs, key=lambda m: (m.partition, m.offset)):
+        out.setdefault(m.partition, []).append(m)
+    return out
+
+
+def assert_no_open_transactions(bootstrap: str, *topics: str) -> None:
+    admin = Admin(bootstrap)
+    for topic in topics:
+        deadline = time.monotonic() + 30
+        while True:
+            stable = admin.end_offsets(topic, committed_only=True)
+            high = admin.end_offsets(topic, committed_only=False)
+            if stable == high:
+                break
+            assert time.monotonic() < deadline, (
+                f"open transaction on {topic}: LSO {stable} HWM {high}"
+            )
+            time.sleep(0.5)
+
+
+class WorkerProcess:
+    """``streamlet run apps:<factory>`` as a real subprocess, configured by environment."""
+
+    def __init__(self, factory: str, env: dict[str, str], log: Path, *extra: str) -> None:
+        self.log = log
+        full_env = {**os.environ, **env, "PYTHONPATH": f"{TESTS}{os.pathsep}{ROOT}"}
+        self._log_file = open(log, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlet", "run", f"apps:{factory}", *extra],
+            cwd=TESTS,
+            env=full_env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(30)
+        self._log_file.close()
+
+    def terminate(self, timeout: float = 60.0) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout)
+        self._log_file.close()
+        return code
+
+    def wait(self, timeout: float = 60.0) -> int:
+        code = self.proc.wait(timeout)
+        self._log_file.close()
+        return code
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
