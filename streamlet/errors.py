@@ -10,6 +10,7 @@
     ├── SerializationError            a key or value could not be (de)serialized
     ├── ProcessingError               a user function raised; names processor, function, line
     ├── StateError                    a store could not be opened, locked, read or restored
+    │   └── StoreLockedError          another process holds the store's lock
     └── TransactionError              the exactly-once protocol could not complete
         └── ProducerFencedError       another worker took over this worker's transactional id
 
@@ -100,6 +101,10 @@ class ProcessingError(StreamletError):
 
 class StateError(StreamletError):
     """A state store could not be opened, locked, read, written or restored."""
+
+
+class StoreLockedError(StateError):
+    """Another process has the store open; two workers never share a store."""
 
 
 class TransactionError(StreamletError):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from streamlet.errors import StateError
+from streamlet.errors import StateError, StoreLockedError
 from streamlet.runtime.restore import RestoreTarget
 from streamlet.runtime.task import TaskStore
 from streamlet.state import BufferedStore, KeyValueStore, RocksDBStore
 from streamlet.topology.topology import SubTopology, Topology
+
+log = logging.getLogger(__name__)
 
 
 def open_store_partitions(
@@ -25,10 +28,11 @@ def open_store_partitions(
             return BufferedStore(RocksDBStore(path, name))
 
         try:
-            backend = RocksDBStore(path, name)
-        except StateError as exc:
-            if "lock" in str(exc).lower():
-                raise
+            backend: RocksDBStore | None = RocksDBStore(path, name)
+        except StoreLockedError:
+            raise
+        except StateError as exc:  # corrupt: wipe it and restore from the beginning
+            log.warning("store %s of task dir %s is unusable (%s): wiping it", name, task_dir, exc)
             backend = None
         buffered = BufferedStore(backend) if backend is not None else reopen_empty()
         targets.append(RestoreTarget(name, spec.changelog or "", partition, buffered, reopen_empty))

@@ -1,5 +1,18 @@
-"""Serializers/deserializers: ``Bytes``, ``String``, ``Int64``, ``Float64``, ``Json``."""
+"""Serializers/deserializers: ``Bytes``, ``String``, ``Int64``, ``Float64``, ``Json``, and
+``Avro`` (Confluent wire format with a Schema Registry)."""
+
+from typing import Any
 
 from streamlet.serde._base import Bytes, Float64, Int64, Json, Serde, String
 
-__all__ = ["Bytes", "Float64", "Int64", "Json", "Serde", "String"]
+__all__ = ["Avro", "Bytes", "Float64", "Int64", "Json", "Serde", "String", "SubjectNameStrategy"]
+
+
+def __getattr__(name: str) -> Any:
+    # Avro pulls in the registry client; load it only for apps that use it, which keeps
+    # ``streamlet.topology`` free of confluent_kafka.
+    if name in ("Avro", "SubjectNameStrategy"):
+        from streamlet.serde import avro
+
+        return getattr(avro, name)
+    raise AttributeError(f"module 'streamlet.serde' has no attribute {name!r}")

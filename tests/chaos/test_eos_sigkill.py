@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from apps import value_json
 from support import (
     WorkerProcess,
     assert_no_open_transactions,
@@ -18,7 +19,6 @@ from support import (
     read_all,
 )
 
-from apps import value_json
 from streamlet.kafka.admin import Admin
 
 PARTITIONS = 3
