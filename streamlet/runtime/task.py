@@ -23,6 +23,10 @@ from streamlet.topology.topology import SubTopology
 
 log = logging.getLogger(__name__)
 
+
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
 Produce = Callable[[str, bytes | None, bytes | None, int, int, Any], None]
 
 
@@ -57,8 +61,10 @@ class Task:
         errors: ErrorPolicies,
         dead_letter_topic: str,
         request_commit: Callable[[], None],
+        clock: Callable[[], int] | None = None,
     ) -> None:
         self.sub = sub
+        self.clock: Callable[[], int] = clock or wall_clock_ms
         self.partition = partition
         self.task_id = f"{sub.id}_{partition}"
         self.stores = stores
@@ -185,7 +191,7 @@ class Task:
 
     def punctuate_wall_clock(self) -> None:
         if self._punctuators:
-            self._punctuate("wall_clock", int(time.time() * 1000))
+            self._punctuate("wall_clock", self.clock())
 
     def _punctuate(self, kind: str, now: int) -> None:
         for p in self._punctuators:
@@ -278,7 +284,7 @@ class NodeContext:
             raise TopologyError(f"punctuation kind must be stream_time or wall_clock, not {kind!r}")
         if interval_ms <= 0:
             raise TopologyError(f"punctuation interval must be > 0 ms, not {interval_ms}")
-        first = int(time.time() * 1000) + interval_ms if kind == "wall_clock" else None
+        first = self._task.clock() + interval_ms if kind == "wall_clock" else None
         self._task.add_punctuator(_Punctuator(interval_ms, kind, callback, self._node.name, first))
 
     def commit(self) -> None:
