@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from streamlet.kafka.admin import Admin
+
 from apps import value_json
 from support import (
     WorkerProcess,
@@ -18,8 +20,6 @@ from support import (
     producer,
     read_all,
 )
-
-from streamlet.kafka.admin import Admin
 
 PARTITIONS = 3
 

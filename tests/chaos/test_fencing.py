@@ -9,10 +9,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from streamlet.kafka.admin import Admin
+
 from apps import value_json
 from support import WorkerProcess, assert_no_open_transactions, by_partition, produce, read_all
-
-from streamlet.kafka.admin import Admin
 
 CONFIG = "session.timeout.ms=6000,heartbeat.interval.ms=500,max.poll.interval.ms=7000"
 

@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from support import Msg, produce, read_all
 
 import streamlet as sl
 from streamlet import serde
 from streamlet.kafka.admin import Admin
+
+from support import Msg, produce, read_all
 
 N = 100
 OUTPUTS = [

@@ -9,12 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from apps import value_json
-from support import WorkerProcess, by_partition, produce, read_all
 
 import streamlet as sl
 from streamlet import serde
 from streamlet.kafka.admin import Admin
+
+from apps import value_json
+from support import WorkerProcess, by_partition, produce, read_all
 
 
 def _env(
