@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -55,11 +56,29 @@ class Admin:
         )
         try:
             futures[name].result()
+            self._await_metadata(name)
             return
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise TopicError(f"could not create topic {name!r}: {exc}", topic=name) from exc
         self._validate(name, partitions, config)
+
+    def _await_metadata(self, name: str) -> None:
+        """Creation is acknowledged before every metadata cache knows the topic; wait."""
+        deadline = time.monotonic() + _TIMEOUT_S
+        while not self._ready(name):
+            if time.monotonic() > deadline:
+                raise TopicError(f"topic {name!r} was created but never became visible", topic=name)
+            time.sleep(0.05)
+
+    def _ready(self, name: str) -> bool:
+        topic = self._client.list_topics(name, timeout=_TIMEOUT_S).topics.get(name)
+        return (
+            topic is not None
+            and topic.error is None
+            and bool(topic.partitions)
+            and all(p.leader >= 0 and p.error is None for p in topic.partitions.values())
+        )
 
     def _validate(self, name: str, partitions: int, config: Mapping[str, str]) -> None:
         info = self.describe([name])[name]
@@ -107,10 +126,17 @@ class Admin:
         level = IsolationLevel.READ_COMMITTED if committed_only else IsolationLevel.READ_UNCOMMITTED
         latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
         request = {TopicPartition(topic, p): latest for p in range(info.partitions)}
-        futures = self._client.list_offsets(
-            request, isolation_level=level, request_timeout=_TIMEOUT_S
-        )
-        return {tp.partition: future.result().offset for tp, future in futures.items()}
+        for attempt in range(50):  # leadership settles just after creation
+            futures = self._client.list_offsets(
+                request, isolation_level=level, request_timeout=_TIMEOUT_S
+            )
+            try:
+                return {tp.partition: future.result().offset for tp, future in futures.items()}
+            except KafkaException as exc:
+                if not exc.args[0].retriable() or attempt == 49:
+                    raise
+                time.sleep(0.1)
+        raise AssertionError("unreachable")
 
     def committed_offsets(self, group: str, topic: str) -> dict[int, int]:
         """The group's committed offsets for ``topic``'s partitions (absent when none)."""

@@ -8,6 +8,7 @@ adds the record's topic/partition/offset.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -275,10 +276,16 @@ def _process(n: ProcessorNode, _out: Emit, kids: dict[str, Emit], task: TaskServ
 
 
 def _is_processor_factory(target: Any) -> bool:
+    """A class or zero-argument callable makes Processor objects; else ``(record, ctx)``."""
     if isinstance(target, type):
         return True
-    code = getattr(target, "__code__", None)
-    return code is not None and code.co_argcount == 0
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    required = [p for p in params if p.default is p.empty
+                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return not required
 
 
 def _aggregate(n: ProcessorNode, out: Emit, _k: dict[str, Emit], task: TaskServices) -> Emit:

@@ -17,7 +17,7 @@ from streamlet.errors import (
     TransactionError,
 )
 from streamlet.record import Record
-from streamlet.runtime.compile import Emit, compile_subtopology
+from streamlet.runtime.compile import Emit, compile_subtopology, user_error
 from streamlet.topology.nodes import ProcessorNode, SourceNode, StoreSpec
 from streamlet.topology.topology import SubTopology
 
@@ -125,13 +125,20 @@ class Task:
                 else raw_value
             )
             ts = msg.timestamp()[1]
-            if source.timestamp_extractor is not None:
-                ts = source.timestamp_extractor(key, value, ts)
         except SerializationError as exc:
             self._locate(exc, topic, offset)
             self._on_error(exc, self._errors.deserialization, msg, source.name)
             self.offsets[topic] = offset + 1
             return
+        if source.timestamp_extractor is not None:
+            try:
+                ts = source.timestamp_extractor(key, value, ts)
+            except Exception as exc:
+                error = user_error(exc, source.name, source.timestamp_extractor)
+                self._locate(error, topic, offset)
+                self._on_error(error, self._errors.processing, msg, source.name)
+                self.offsets[topic] = offset + 1
+                return
         headers = msg.headers()
         record = Record(
             key, value, ts, tuple(headers) if headers else (), topic, self.partition, offset
@@ -208,8 +215,6 @@ class Task:
                 except StreamletError:
                     raise
                 except Exception as exc:
-                    from streamlet.runtime.compile import user_error
-
                     raise user_error(exc, p.node, p.callback) from exc
 
     # -- state --------------------------------------------------------------------------
