@@ -7,9 +7,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from test_eos_sigkill import run_with_kills
-
 from support import by_partition, read_all
+from test_eos_sigkill import run_with_kills
 
 
 def test_sigkill_under_at_least_once_loses_nothing(

@@ -8,9 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from test_eos_sigkill import InputFeeder, _env, _wait_for_progress
-
 from support import WorkerProcess, assert_no_open_transactions, by_partition, read_all
+from test_eos_sigkill import InputFeeder, _env, _wait_for_progress
 
 
 def test_join_and_graceful_leave_keep_exactly_once(

@@ -8,9 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from test_eos_sigkill import PARTITIONS, InputFeeder, _env, _wait_for_progress
-
 from support import WorkerProcess, assert_no_open_transactions, by_partition, read_all
+from test_eos_sigkill import PARTITIONS, InputFeeder, _env, _wait_for_progress
 
 COMMIT_MS = 500
 

@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from streamlet.kafka.admin import Admin
+
 from support import (
     WorkerProcess,
     assert_no_open_transactions,
@@ -26,8 +28,6 @@ from support import (
     read_all,
 )
 from test_eos_sigkill import _wait_for_progress
-
-from streamlet.kafka.admin import Admin
 
 PARTITIONS = 3
 KEYS = 2000
