@@ -10,58 +10,15 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
-from streamlet.errors import ProcessingError, SerializationError, StreamletError, TopologyError
+from streamlet.errors import SerializationError, StreamletError, TopologyError
 from streamlet.record import Record
+from streamlet.runtime.ops_table import TABLE_OPS
+from streamlet.runtime.userfn import Emit, TaskServices, user_error
+from streamlet.runtime.userfn import describe_function as describe_function
 from streamlet.topology.nodes import Node, ProcessorNode, SinkNode, SourceNode
 from streamlet.topology.topology import SubTopology
-
-Emit = Callable[[Record], None]
-
-
-class TaskServices(Protocol):
-    """What compiled nodes need from their task."""
-
-    task_id: str
-
-    def produce(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        partition: int,
-        timestamp: int,
-        headers: Any,
-    ) -> None: ...
-
-    def partitions_of(self, topic: str) -> int: ...
-
-    def store(self, name: str) -> Any: ...
-
-    def node_context(self, node: ProcessorNode, children: dict[str, Emit]) -> Any: ...
-
-
-def describe_function(fn: Any) -> tuple[str, int | None, str]:
-    """(qualified name, first line, file) of a user function or callable object."""
-    target = getattr(fn, "__func__", fn)
-    code = getattr(target, "__code__", None)
-    if code is None and not isinstance(target, type):  # a callable object
-        code = getattr(type(target).__call__, "__code__", None)
-    name = getattr(target, "__qualname__", type(target).__qualname__)
-    module = getattr(target, "__module__", None)
-    qual = f"{module}.{name}" if module else name
-    return qual, getattr(code, "co_firstlineno", None), getattr(code, "co_filename", "?")
-
-
-def user_error(exc: BaseException, node: str, fn: Any) -> ProcessingError:
-    qual, line, file = describe_function(fn)
-    return ProcessingError(
-        f"processor {node!r} failed in {qual} ({file}:{line}): {type(exc).__name__}: {exc}",
-        processor=node,
-        function=qual,
-        line=line,
-    )
 
 
 def compile_subtopology(sub: SubTopology, task: TaskServices) -> dict[str, Emit]:
@@ -123,7 +80,7 @@ def _sink(node: SinkNode, task: TaskServices) -> Emit:
                 p = part(r.key, r.value, n_parts)
             except Exception as exc:
                 raise user_error(exc, node.name, part) from exc
-        produce(topic, k, v, p, r.timestamp, r.headers or None)
+        produce(topic, k, v, p, r.timestamp, list(r.headers) if r.headers else None)
 
     return emit
 
@@ -283,46 +240,12 @@ def _is_processor_factory(target: Any) -> bool:
         params = inspect.signature(target).parameters.values()
     except (TypeError, ValueError):
         return False
-    required = [p for p in params if p.default is p.empty
-                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [
+        p
+        for p in params
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
     return not required
-
-
-def _aggregate(n: ProcessorNode, out: Emit, _k: dict[str, Emit], task: TaskServices) -> Emit:
-    store = task.store(n.stores[0])
-    initializer, aggregator = n.fn
-
-    def emit(r: Record) -> None:
-        key = r.key
-        if key is None:  # Kafka Streams drops null keys from aggregations too
-            return
-        old = store.get(key)
-        try:
-            if initializer is None:
-                new = r.value if old is None else aggregator(old, r.value)
-            else:
-                new = aggregator(key, r.value, initializer() if old is None else old)
-        except Exception as exc:
-            raise user_error(exc, n.name, aggregator) from exc
-        store.put(key, new)
-        out(Record(key, new, r.timestamp, r.headers, r.topic, r.partition, r.offset))
-
-    return emit
-
-
-def _table_source(n: ProcessorNode, out: Emit, _k: dict[str, Emit], task: TaskServices) -> Emit:
-    store = task.store(n.stores[0])
-
-    def emit(r: Record) -> None:
-        if r.key is None:
-            return
-        if r.value is None:
-            store.delete(r.key)
-        else:
-            store.put(r.key, r.value)
-        out(r)
-
-    return emit
 
 
 _OPS: dict[str, Callable[[ProcessorNode, Emit, dict[str, Emit], TaskServices], Emit]] = {
@@ -337,6 +260,5 @@ _OPS: dict[str, Callable[[ProcessorNode, Emit, dict[str, Emit], TaskServices], E
     "merge": _merge,
     "split": _split,
     "process": _process,
-    "aggregate": _aggregate,
-    "table_source": _table_source,
+    **TABLE_OPS,
 }

@@ -17,7 +17,8 @@ from streamlet.errors import (
     TransactionError,
 )
 from streamlet.record import Record
-from streamlet.runtime.compile import Emit, compile_subtopology, user_error
+from streamlet.runtime.compile import compile_subtopology
+from streamlet.runtime.userfn import Emit, user_error
 from streamlet.topology.nodes import ProcessorNode, SourceNode, StoreSpec
 from streamlet.topology.topology import SubTopology
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 def wall_clock_ms() -> int:
     return int(time.time() * 1000)
+
 
 Produce = Callable[[str, bytes | None, bytes | None, int, int, Any], None]
 

@@ -244,7 +244,8 @@ class GroupedStream:
 
 
 class Table:
-    """A changelog stream: the latest value per key, held in the store ``store``."""
+    """A changelog stream: the latest value per key (Kafka Streams' KTable). ``store`` names
+    the store that materializes it (None for a derived, unmaterialized table)."""
 
     def __init__(
         self,
@@ -252,7 +253,7 @@ class Table:
         node: str,
         key_serde: Serde[Any],
         value_serde: Serde[Any],
-        store: str,
+        store: str | None,
     ) -> None:
         self._builder = builder
         self.node = node
@@ -260,6 +261,99 @@ class Table:
         self.value_serde = value_serde
         self.store = store
 
-    def to_stream(self) -> Stream:
-        """Every update of the table as a record ``(key, new_value)``."""
-        return Stream(self._builder, self.node, self.key_serde, self.value_serde)
+    def _derive(self, op: str, fn: Any, value_serde: Serde[Any], name: str | None) -> Table:
+        node = self._builder.add_processor(op, [self.node], fn, name=name)
+        return Table(self._builder, node, self.key_serde, value_serde, None)
+
+    def filter(self, predicate: KeyValueFn, *, name: str | None = None) -> Table:
+        """Rows for which ``predicate(key, value)`` holds; a row that stops matching is deleted."""
+        return self._derive("table_filter", predicate, self.value_serde, name)
+
+    def map_values(
+        self, fn: ValueFn, *, value_serde: Serde[Any] | None = None, name: str | None = None
+    ) -> Table:
+        return self._derive("table_map_values", fn, value_serde or Json(), name)
+
+    def to_stream(self, *, name: str | None = None) -> Stream:
+        """Every update of the table as a record ``(key, new_value)``; None for a delete."""
+        node = self._builder.add_processor("to_stream", [self.node], name=name)
+        return Stream(self._builder, node, self.key_serde, self.value_serde)
+
+    def group_by(
+        self,
+        fn: Callable[[Any, Any], tuple[Any, Any]] | KeyValueFn,
+        name: str,
+        *,
+        key_serde: Serde[Any] | None = None,
+        value_serde: Serde[Any] | None = None,
+    ) -> GroupedTable:
+        """Re-group rows by ``fn(key, value)`` (a new key) through ``<app>-<name>-repartition``;
+        aggregate with an adder and a subtractor so rows that change group stay counted once."""
+        b = self._builder
+        b.require_name(name, "a table group_by")
+        node = b.add_processor("table_group_by", [self.node], fn)
+        ks, vs = key_serde or Json(), value_serde or self.value_serde
+        moved = b.add_repartition(node, name, ks, vs, None)
+        return GroupedTable(b, moved, ks, vs)
+
+
+class GroupedTable:
+    """Rows of a table regrouped by a new key (Kafka Streams' KGroupedTable)."""
+
+    def __init__(
+        self, builder: TopologyBuilder, node: str, key_serde: Serde[Any], value_serde: Serde[Any]
+    ) -> None:
+        self._builder = builder
+        self._node = node
+        self._key_serde = key_serde
+        self._value_serde = value_serde
+
+    def aggregate(
+        self,
+        initializer: Callable[[], Any],
+        adder: Callable[[Any, Any, Any], Any],
+        subtractor: Callable[[Any, Any, Any], Any],
+        name: str,
+        *,
+        value_serde: Serde[Any] | None = None,
+    ) -> Table:
+        """``adder(key, value, agg)`` for a row entering the group, ``subtractor`` for one
+        leaving it; ``initializer()`` once per key."""
+        b = self._builder
+        b.require_name(name, "an aggregation")
+        vs = value_serde or Json()
+        b.add_store(name, self._key_serde, vs)
+        node = b.add_processor(
+            "table_aggregate",
+            [self._node],
+            (initializer, adder, subtractor),
+            name=name,
+            stores=(name,),
+        )
+        return Table(b, node, self._key_serde, vs, name)
+
+    def count(self, name: str) -> Table:
+        return self.aggregate(
+            lambda: 0,
+            lambda _k, _v, agg: agg + 1,
+            lambda _k, _v, agg: agg - 1,
+            name,
+            value_serde=Int64(),
+        )
+
+    def reduce(
+        self,
+        adder: Callable[[Any, Any], Any],
+        subtractor: Callable[[Any, Any], Any],
+        name: str,
+        *,
+        value_serde: Serde[Any] | None = None,
+    ) -> Table:
+        """``adder(agg, value)`` / ``subtractor(agg, value)``; the first value seeds a key."""
+        return self.aggregate(
+            lambda: None,
+            lambda _k, v, agg: v if agg is None else adder(agg, v),
+            lambda _k, v, agg: subtractor(agg, v),
+            name,
+            value_serde=value_serde or self._value_serde,
+        )

@@ -1,0 +1,56 @@
+"""What compiled nodes share: the emit type, the task services, user-function errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from streamlet.errors import ProcessingError
+from streamlet.record import Record
+from streamlet.topology.nodes import ProcessorNode
+
+Emit = Callable[[Record], None]
+
+
+class TaskServices(Protocol):
+    """What compiled nodes need from their task."""
+
+    task_id: str
+
+    def produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int,
+        timestamp: int,
+        headers: Any,
+    ) -> None: ...
+
+    def partitions_of(self, topic: str) -> int: ...
+
+    def store(self, name: str) -> Any: ...
+
+    def node_context(self, node: ProcessorNode, children: dict[str, Emit]) -> Any: ...
+
+
+def describe_function(fn: Any) -> tuple[str, int | None, str]:
+    """(qualified name, first line, file) of a user function or callable object."""
+    target = getattr(fn, "__func__", fn)
+    code = getattr(target, "__code__", None)
+    if code is None and not isinstance(target, type):  # a callable object
+        code = getattr(type(target).__call__, "__code__", None)
+    name = getattr(target, "__qualname__", type(target).__qualname__)
+    module = getattr(target, "__module__", None)
+    qual = f"{module}.{name}" if module else name
+    return qual, getattr(code, "co_firstlineno", None), getattr(code, "co_filename", "?")
+
+
+def user_error(exc: BaseException, node: str, fn: Any) -> ProcessingError:
+    qual, line, file = describe_function(fn)
+    return ProcessingError(
+        f"processor {node!r} failed in {qual} ({file}:{line}): {type(exc).__name__}: {exc}",
+        processor=node,
+        function=qual,
+        line=line,
+    )
