@@ -1,0 +1,107 @@
+"""Producing input: the bulk pre-load, the paced stream for latency, single probe records."""
+
+from __future__ import annotations
+
+import time
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from benchmarks.data import KEY_COUNT, LATENCY_AMOUNT, Dataset, generate, key_of, make_value
+from benchmarks.engines.logic import AMOUNT_MIN
+
+_TICK_S = 0.01
+
+
+def _produce(producer: Producer, topic: str, key: str, value: bytes, timestamp: int = 0) -> None:
+    while True:
+        try:
+            producer.produce(topic, value, key, timestamp=timestamp)
+            return
+        except BufferError:
+            producer.poll(0.05)
+
+
+def preload(bootstrap: str, topic: str, records: int) -> Dataset:
+    """Load ``records`` records with a fast idempotent producer and check they all landed."""
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "linger.ms": 50,
+            "batch.size": 1_000_000,
+            "queue.buffering.max.messages": 1_000_000,
+            "queue.buffering.max.kbytes": 1_048_576,
+        }
+    )
+    key_counts = [0] * KEY_COUNT
+    passing = 0
+    started = time.monotonic()
+    for n, (key, user, amount) in enumerate(generate(records)):
+        _produce(producer, topic, key_of(key), make_value(n, user, amount))
+        key_counts[key] += 1
+        passing += amount >= AMOUNT_MIN
+        if n % 10_000 == 0:
+            producer.poll(0)
+    left = producer.flush(120)
+    if left:
+        raise RuntimeError(f"pre-load: {left} records still unsent after 120 s")
+    elapsed = time.monotonic() - started
+    landed = _topic_size(bootstrap, topic)
+    if landed != records:
+        raise RuntimeError(f"pre-load: {landed} records in {topic}, expected {records}")
+    return Dataset(topic, records, passing, tuple(key_counts), elapsed)
+
+
+def _topic_size(bootstrap: str, topic: str) -> int:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-size-check"})
+    try:
+        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        total = 0
+        for p in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
+            total += high - low
+        return total
+    finally:
+        consumer.close()
+
+
+class LiveProducer:
+    """Records stamped with the time they were produced (the Kafka record timestamp)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self._topic = topic
+        self._n = 0
+        self._producer = Producer(
+            {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 0}
+        )
+
+    def send(self, key_index: int | None = None) -> int:
+        """Produce one record now; return its timestamp in ms."""
+        n = self._n
+        self._n += 1
+        key = n % KEY_COUNT if key_index is None else key_index
+        now_ms = int(time.time() * 1000)
+        value = make_value(n, n % KEY_COUNT, LATENCY_AMOUNT)
+        _produce(self._producer, self._topic, key_of(key), value, timestamp=now_ms)
+        self._producer.poll(0)
+        return now_ms
+
+    def paced(self, rate: int, seconds: float) -> int:
+        """Produce ``rate`` records/s for ``seconds``, in 10 ms ticks; last timestamp in ms."""
+        started = time.monotonic()
+        sent = 0
+        last = 0
+        while True:
+            elapsed = time.monotonic() - started
+            if elapsed >= seconds:
+                break
+            due = int(elapsed * rate) + 1
+            while sent < due:
+                last = self.send()
+                sent += 1
+            time.sleep(_TICK_S)
+        self.flush()
+        return last
+
+    def flush(self) -> None:
+        self._producer.flush(30)

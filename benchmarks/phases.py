@@ -1,0 +1,191 @@
+"""The three measurements of one engine run: throughput, latency, and W2's restore.
+
+Every phase launches its own engine instance and stops it (SIGTERM, then SIGKILL) before it
+returns, whatever happens; a phase that cannot produce its figure raises ``PhaseFailed``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from benchmarks import measure
+from benchmarks.admin import BenchAdmin, TopicRequest
+from benchmarks.config import RunConfig, app_id
+from benchmarks.data import Dataset, key_of
+from benchmarks.engines import marker
+from benchmarks.engines.spec import EngineSpec
+from benchmarks.launchers import REPO, Launcher
+from benchmarks.loader import LiveProducer
+from benchmarks.procs import EngineProcess
+
+_POLL_S = 0.05
+_STALL_S = 120.0
+_STARTUP_TIMEOUT_S = 180.0
+_LATENCY_TAIL_S = 15.0
+_COOL_DOWN_MS = 1000
+_GROUP_IDLE_TIMEOUT_S = 60.0
+
+
+class PhaseFailed(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Context:
+    config: RunConfig
+    run_id: str
+    admin: BenchAdmin
+    dataset: Dataset
+    scratch: Path
+
+    def spec(self, engine: str, workload: str, guarantee: str, phase: str) -> EngineSpec:
+        app = app_id(self.run_id, engine, workload, guarantee, phase)
+        work = self.scratch / app.removeprefix(f"{self.run_id}-")
+        work.mkdir(parents=True, exist_ok=True)
+        latency = phase == "lat"
+        return EngineSpec(
+            workload=workload,
+            guarantee=guarantee,
+            bootstrap=self.config.bootstrap,
+            app_id=app,
+            input_topic=f"{app}-in" if latency else self.dataset.topic,
+            output_topic=f"{app}-out",
+            commit_interval_ms=self.config.commit_interval_ms,
+            state_dir=str(work / "state"),
+            marker_path=str(work / "first-input"),
+        )
+
+    def create_topics(self, launcher: Launcher, spec: EngineSpec, with_input: bool) -> None:
+        parts = self.config.partitions
+        wanted = [TopicRequest(spec.output_topic, parts), *launcher.topics(spec, parts)]
+        if with_input:
+            wanted.append(TopicRequest(spec.input_topic, parts))
+        self.admin.create_topics(wanted)
+
+    def start(self, launcher: Launcher, spec: EngineSpec, label: str) -> EngineProcess:
+        log_dir = Path(spec.state_dir).parent / label
+        proc = EngineProcess(launcher.argv(spec), launcher.env(spec), REPO, log_dir)
+        proc.start()
+        return proc
+
+
+@dataclass(frozen=True)
+class Throughput:
+    records_per_s: float
+    seconds: float
+    peak_rss_mb: float
+
+
+def throughput(ctx: Context, launcher: Launcher, spec: EngineSpec) -> Throughput:
+    """Process the pre-loaded input; time first input consumed -> last output visible."""
+    ctx.create_topics(launcher, spec, with_input=False)
+    summing = spec.workload != "w1"
+    target = ctx.dataset.records if summing else ctx.dataset.w1_outputs
+    tracker = measure.CompletionTracker(target, summing)
+    deadline = time.monotonic() + ctx.config.timeout_s
+    with measure.OutputWatcher(ctx.config.bootstrap, spec.output_topic, tracker):
+        proc = ctx.start(launcher, spec, "throughput")
+        try:
+            while tracker.done_at is None:
+                _check_alive(proc)
+                now = time.monotonic()
+                if now > deadline:
+                    raise PhaseFailed(
+                        f"timeout after {ctx.config.timeout_s:.0f}s at {tracker.progress}/{target}"
+                    )
+                last = tracker.last_seen_at or proc.started_at
+                if time.time() - last > _STALL_S:
+                    raise PhaseFailed(f"no new output for {_STALL_S:.0f}s at {tracker.progress}")
+                time.sleep(_POLL_S)
+        finally:
+            proc.stop()
+    first = marker.read(spec.marker_path)
+    if first is None:
+        raise PhaseFailed("the engine wrote no first-input marker")
+    seconds = tracker.done_at - first
+    return Throughput(ctx.dataset.records / seconds, seconds, proc.peak_rss_bytes / 2**20)
+
+
+@dataclass(frozen=True)
+class Latency:
+    p50_ms: float
+    p99_ms: float
+    samples: int
+    startup_s: float
+
+
+def latency(ctx: Context, launcher: Launcher, spec: EngineSpec) -> Latency:
+    """Fresh instance on empty topics: warm up, then produce at a fixed rate and time outputs."""
+    ctx.create_topics(launcher, spec, with_input=True)
+    tracker = measure.LatencyTracker()
+    producer = LiveProducer(ctx.config.bootstrap, spec.input_topic)
+    with measure.OutputWatcher(ctx.config.bootstrap, spec.output_topic, tracker):
+        proc = ctx.start(launcher, spec, "latency")
+        try:
+            # One record every 200 ms until the first output shows the engine is up.
+            while tracker.first_seen_at is None:
+                _check_alive(proc)
+                if time.time() - proc.started_at > _STARTUP_TIMEOUT_S:
+                    raise PhaseFailed(f"no output within {_STARTUP_TIMEOUT_S:.0f}s of launch")
+                producer.send()
+                time.sleep(0.2)
+            startup_s = tracker.first_seen_at - proc.started_at
+            # The measured window has input at the same rate before it (warm-up) and after it
+            # (cool-down): an engine that idles when its input stops is not measured idling.
+            rate, seconds = ctx.config.latency_rate, ctx.config.latency_seconds
+            producer.paced(rate, max(1.0, min(3.0, seconds / 5)))
+            tracker.since_ms = time.time() * 1000.0
+            tracker.until_ms = producer.paced(rate, seconds)
+            cool_down_end = time.monotonic() + _LATENCY_TAIL_S
+            while tracker.max_timestamp_ms < tracker.until_ms + _COOL_DOWN_MS:
+                _check_alive(proc)
+                if time.monotonic() > cool_down_end:
+                    raise PhaseFailed("the measured window's output did not finish")
+                producer.paced(rate, 0.2)
+        finally:
+            proc.stop()
+    if not tracker.samples_ms:
+        raise PhaseFailed("no output for the paced input")
+    return Latency(
+        measure.percentile(tracker.samples_ms, 0.50),
+        measure.percentile(tracker.samples_ms, 0.99),
+        len(tracker.samples_ms),
+        startup_s,
+    )
+
+
+def restore(ctx: Context, launcher: Launcher, spec: EngineSpec, probe: int) -> float:
+    """Seconds from launching a fresh worker (empty state dir, same app id) after W2's
+    throughput run until the output for one probe record shows the restored count."""
+    if not ctx.admin.wait_group_idle(spec.app_id, _GROUP_IDLE_TIMEOUT_S):
+        raise PhaseFailed(f"group {spec.app_id} still has members after {_GROUP_IDLE_TIMEOUT_S}s")
+    work = Path(spec.state_dir).parent
+    fresh = replace(
+        spec, state_dir=str(work / "restored-state"), marker_path=str(work / "restore-marker")
+    )
+    key = key_of(probe)
+    expected = ctx.dataset.key_counts[probe] + 1
+    tracker = measure.ProbeTracker(key.encode())
+    producer = LiveProducer(ctx.config.bootstrap, spec.input_topic)
+    with measure.OutputWatcher(ctx.config.bootstrap, spec.output_topic, tracker, from_end=True):
+        proc = ctx.start(launcher, fresh, "restore")
+        try:
+            producer.send(probe)
+            producer.flush()
+            while tracker.seen_at is None:
+                _check_alive(proc)
+                if time.time() - proc.started_at > _STARTUP_TIMEOUT_S:
+                    raise PhaseFailed(f"no probe output within {_STARTUP_TIMEOUT_S:.0f}s")
+                time.sleep(_POLL_S)
+        finally:
+            proc.stop()
+    if tracker.value is None or tracker.value < expected:
+        raise PhaseFailed(f"store not restored: {key} counted {tracker.value}, expected {expected}")
+    return tracker.seen_at - proc.started_at
+
+
+def _check_alive(proc: EngineProcess) -> None:
+    if proc.returncode is not None:
+        raise PhaseFailed(proc.failure())

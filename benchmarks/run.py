@@ -1,0 +1,189 @@
+"""The one command: ``python -m benchmarks.run [--records N] [--engines ...] [--quick]``.
+
+Pre-loads the input once, runs every workload x guarantee x engine in turn (throughput, then
+latency, then, at the end, W2's restore), prints the table and writes
+``benchmarks/results/<UTC timestamp>.json`` and ``.png``. Every topic, application id and
+consumer group of the run contains the run id and is deleted when the run ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+from types import FrameType
+
+from benchmarks import phases, report, suite
+from benchmarks.admin import BenchAdmin, TopicRequest, broker_version
+from benchmarks.config import (
+    DEFAULT_RECORDS,
+    QUICK_ENGINES,
+    QUICK_GUARANTEES,
+    QUICK_RECORDS,
+    RunConfig,
+    new_run_id,
+)
+from benchmarks.data import KEY_COUNT, VALUE_BYTES
+from benchmarks.engines.spec import GUARANTEES, WORKLOADS
+from benchmarks.launchers import BENCH, ENGINES, JVM_HEAP, QUIX_REQUIREMENT
+from benchmarks.loader import preload
+
+WORKLOAD_TITLES = {
+    "w1": "filter + map_values -> to (stateless)",
+    "w2": "count by key with a store + changelog -> to",
+    "w3": "group_by through a repartition topic, then W2",
+}
+
+
+def _names(values: list[str] | None) -> tuple[str, ...] | None:
+    if values is None:
+        return None
+    return tuple(v for value in values for v in value.split(",") if v)
+
+
+def parse_config(argv: Sequence[str] | None) -> tuple[RunConfig, argparse.Namespace]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--records", type=int, help=f"input records (default {DEFAULT_RECORDS:,})")
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--commit-interval-ms", type=int, default=100)
+    parser.add_argument("--engines", nargs="+", help=f"among {', '.join(ENGINES)}")
+    parser.add_argument("--workloads", nargs="+", help=f"among {', '.join(WORKLOADS)}")
+    parser.add_argument("--guarantees", nargs="+", help=f"among {', '.join(GUARANTEES)}")
+    parser.add_argument("--latency-rate", type=int, help="records/s (default 1000)")
+    parser.add_argument("--latency-seconds", type=float, help="paced input (default 10)")
+    parser.add_argument("--timeout", type=float, help="per throughput run, s")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke check: {QUICK_RECORDS:,} records, exactly-once, "
+        f"{', '.join(QUICK_ENGINES)}, short latency phase",
+    )
+    parser.add_argument("--bootstrap", default=os.environ.get("BENCH_BOOTSTRAP", "127.0.0.1:9092"))
+    parser.add_argument("--results-dir", type=Path, default=BENCH / "results")
+    parser.add_argument("--keep-scratch", action="store_true", help="keep engine logs and state")
+    args = parser.parse_args(argv)
+    quick = bool(args.quick)
+    records = args.records or (QUICK_RECORDS if quick else DEFAULT_RECORDS)
+    config = RunConfig(
+        bootstrap=args.bootstrap,
+        records=records,
+        partitions=args.partitions,
+        commit_interval_ms=args.commit_interval_ms,
+        engines=_names(args.engines) or (QUICK_ENGINES if quick else ENGINES),
+        workloads=_names(args.workloads) or WORKLOADS,
+        guarantees=_names(args.guarantees) or (QUICK_GUARANTEES if quick else GUARANTEES),
+        latency_rate=args.latency_rate or (500 if quick else 1000),
+        latency_seconds=args.latency_seconds or (2.0 if quick else 10.0),
+        timeout_s=args.timeout or 60.0 + records / 1000.0,
+        quick=quick,
+    )
+    return config, args
+
+
+def _header(config: RunConfig, run_id: str, version: str) -> str:
+    return "\n".join(
+        [
+            f"streamlet benchmarks, run {run_id}",
+            f"  broker       Apache Kafka {version} at {config.bootstrap}",
+            f"  input        {config.records:,} records, {VALUE_BYTES}-byte JSON values, "
+            f"{KEY_COUNT:,} keys, {config.partitions} partitions",
+            f"  commit       every {config.commit_interval_ms} ms on every engine",
+            "  threads      1 stream thread per process (Kafka Streams num.stream.threads=1); "
+            "streamlet-2 runs 2 worker processes",
+            f"  latency      {config.latency_rate:,} records/s for {config.latency_seconds:g} s "
+            "after warm-up",
+            *(f"  {w}           {WORKLOAD_TITLES[w]}" for w in config.workloads),
+            f"  engines      {', '.join(config.engines)}",
+            f"  guarantees   {', '.join(config.guarantees)}",
+        ]
+    )
+
+
+def _versions() -> dict[str, str]:
+    def installed(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return {
+        "streamlet": installed("streamlet"),
+        "confluent-kafka": installed("confluent-kafka"),
+        "quixstreams": QUIX_REQUIREMENT,
+        "kafka-streams": "4.4.0 (benchmarks/peers/kafka-streams/pom.xml), JVM " + JVM_HEAP,
+        "python": platform.python_version(),
+    }
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # SIGTERM (and SIGINT, even when a shell started us in the background) unwinds through
+    # the phases' cleanup: the running engine is stopped and the run's topics are deleted.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    config, args = parse_config(argv)
+    run_id = new_run_id()
+    stamp = run_id.removeprefix("bench-")[:15]
+    results_dir: Path = args.results_dir
+    results_dir.mkdir(parents=True, exist_ok=True)
+    scratch = results_dir / f"{stamp}.tmp"
+    version = broker_version()
+    print(_header(config, run_id, version), flush=True)
+    admin = BenchAdmin(config.bootstrap)
+    started = time.time()
+    try:
+        launchers, unavailable = suite.prepare(config.engines)
+        topic = f"{run_id}-input"
+        admin.create_topics([TopicRequest(topic, config.partitions)])
+        dataset = preload(config.bootstrap, topic, config.records)
+        print(
+            f"  pre-loaded   {dataset.records:,} records in {dataset.load_seconds:.1f} s "
+            f"({dataset.records / dataset.load_seconds:,.0f} records/s); "
+            f"W1 keeps {dataset.w1_outputs:,}",
+            flush=True,
+        )
+        ctx = phases.Context(config, run_id, admin, dataset, scratch)
+        outcomes = suite.run_all(ctx, launchers, unavailable)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr, flush=True)
+        return 130
+    finally:
+        deleted = admin.delete_everything_of(run_id)
+        print(f"\ncleaned up {len(deleted)} topics of {run_id}", flush=True)
+        if not args.keep_scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+    print("\n" + report.table(outcomes))
+    meta = {
+        "run_id": run_id,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "wall_seconds": round(time.time() - started, 1),
+        "broker": {"version": version, "bootstrap": config.bootstrap},
+        "config": asdict(config),
+        "input": {"value_bytes": VALUE_BYTES, "keys": KEY_COUNT, "w1_outputs": dataset.w1_outputs},
+        "host": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "versions": _versions(),
+    }
+    json_path = results_dir / f"{stamp}.json"
+    report.write_json(json_path, meta, outcomes)
+    title = (
+        f"{config.records:,} records, {config.partitions} partitions, commit every "
+        f"{config.commit_interval_ms} ms, Kafka {version} ({run_id})"
+    )
+    why_not = report.write_chart(results_dir / f"{stamp}.png", title, outcomes)
+    print(f"\nwrote {json_path}" + (f"; {why_not}" if why_not else f" and {stamp}.png"))
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
