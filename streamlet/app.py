@@ -96,11 +96,13 @@ class App:
         key_serde: Serde[Any] | None = None,
         value_serde: Serde[Any] | None = None,
     ) -> Callable[[F], F]:
-        """Register ``fn(record, ctx)`` on ``source``; ``ctx.forward(r, to=<sink topic>)``.
+        """Register ``fn(record, ctx)`` on ``source``; ``ctx.forward(r, to=<sink topic>)``
+        (sink nodes are named ``<processor>-><topic>``; ``to=`` takes either).
 
         Keys are strings and values JSON unless serdes are given; undeclared stores are
         declared with JSON serdes."""
         ks, vs = key_serde or String(), value_serde or Json()
+        stores, sinks = tuple(stores), tuple(sinks)
 
         def register(fn: F) -> F:
             node_name = name or getattr(fn, "__name__", None) or self._builder.auto_name("process")
@@ -110,7 +112,7 @@ class App:
             src = self.stream(source, ks, vs)
             node = src.process(fn, stores=tuple(stores), name=node_name)
             for topic in sinks:
-                self._builder.add_sink(node.node, topic, ks, vs, name=topic)
+                self._builder.add_sink(node.node, topic, ks, vs, name=f"{node_name}->{topic}")
             return fn
 
         return register

@@ -77,7 +77,12 @@ def main() -> None:
     help="A raw librdkafka setting; repeatable.",
 )
 @click.option("--worker-index", type=click.IntRange(min=0), default=0, hidden=True)
-@click.option("--log-level", default="INFO", show_default=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+)
 def run(target: str, workers: int, worker_index: int, log_level: str, **opts: Any) -> None:
     """Run TARGET (module:app, module:topology or module:factory())."""
     logging.basicConfig(

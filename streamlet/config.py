@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from streamlet.errors import ConfigError
 EXACTLY_ONCE_V2 = "exactly_once_v2"
 AT_LEAST_ONCE = "at_least_once"
 _GUARANTEES = (EXACTLY_ONCE_V2, AT_LEAST_ONCE)
+_ID = re.compile(r"[A-Za-z0-9._-]+")
 # Kafka Streams' defaults: 100 ms under exactly-once, 30 s under at-least-once.
 _DEFAULT_COMMIT_MS = {EXACTLY_ONCE_V2: 100, AT_LEAST_ONCE: 30_000}
 
@@ -50,14 +52,19 @@ class AppConfig:
     errors: ErrorPolicies = ErrorPolicies()
 
     def __post_init__(self) -> None:
-        if not self.application_id or any(c in self.application_id for c in " /\\:"):
-            raise ConfigError(f"application_id {self.application_id!r} must be a plain name")
+        if not isinstance(self.application_id, str) or not _ID.fullmatch(self.application_id):
+            raise ConfigError(
+                f"application_id {self.application_id!r} must use only letters, digits, "
+                "'.', '_' and '-': it prefixes topic names"
+            )
         if self.processing_guarantee not in _GUARANTEES:
             raise ConfigError(
                 f"processing_guarantee must be one of {_GUARANTEES}, "
                 f"not {self.processing_guarantee!r}"
             )
-        if self.commit_interval_ms is not None and self.commit_interval_ms <= 0:
+        if self.commit_interval_ms is not None and (
+            not isinstance(self.commit_interval_ms, int) or self.commit_interval_ms <= 0
+        ):
             raise ConfigError(f"commit_interval_ms must be > 0, not {self.commit_interval_ms}")
         object.__setattr__(self, "state_dir", Path(self.state_dir))
         object.__setattr__(self, "client_config", MappingProxyType(dict(self.client_config)))

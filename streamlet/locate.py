@@ -32,7 +32,7 @@ def locate(target: str) -> App | Topology:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
+        if exc.name and (exc.name == module_name or module_name.startswith(exc.name + ".")):
             raise LocateError(
                 f"no module named {module_name!r} (looked in the current directory and sys.path)"
             ) from exc

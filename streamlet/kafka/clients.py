@@ -78,7 +78,13 @@ def restore_consumer_config(cfg: AppConfig) -> dict[str, Any]:
         for k, v in consumer_config(cfg).items()
         if not k.startswith(("group.", "partition.assignment."))
     }
-    conf.update({"group.id": f"{cfg.application_id}-restore", "fetch.wait.max.ms": 10})
+    conf.update(
+        {
+            "group.id": f"{cfg.application_id}-restore",
+            "fetch.wait.max.ms": 10,
+            "enable.partition.eof": True,
+        }
+    )
     return conf
 
 

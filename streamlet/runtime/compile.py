@@ -30,6 +30,9 @@ def compile_subtopology(sub: SubTopology, task: TaskServices) -> dict[str, Emit]
     built: dict[str, Emit] = {}
     for node in reversed(sub.nodes):
         kids = {c.name: built[c.name] for c in children.get(node.name, [])}
+        for c in children.get(node.name, []):  # forward(to=<topic>) reaches a sink by topic
+            if isinstance(c, SinkNode):
+                kids.setdefault(c.topic, built[c.name])
         built[node.name] = _compile(node, kids, task)
     return {t: built[n.name] for n in sub.sources() for t in n.topics}
 
@@ -49,7 +52,7 @@ def _fan_out(kids: Sequence[Emit]) -> Emit:
 
 
 def _compile(node: Node, kids: dict[str, Emit], task: TaskServices) -> Emit:
-    out = _fan_out(list(kids.values()))
+    out = _fan_out(list(dict.fromkeys(kids.values())))
     if isinstance(node, SourceNode):
         return out
     if isinstance(node, SinkNode):

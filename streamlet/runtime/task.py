@@ -255,7 +255,7 @@ class NodeContext:
         self._task = task
         self._node = node
         self._children = children
-        self._all = tuple(children.values())
+        self._all = tuple(dict.fromkeys(children.values()))
 
     @property
     def task_id(self) -> str:

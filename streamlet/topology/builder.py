@@ -19,7 +19,7 @@ from streamlet.topology.nodes import (
 )
 from streamlet.topology.topology import Topology, build_topology
 
-_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
 class TopologyBuilder:
@@ -44,7 +44,7 @@ class TopologyBuilder:
                 f"{what} needs a name= : internal topics and stores derive from it, "
                 "so that changing the topology later never orphans state"
             )
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise TopologyError(f"{what} name {name!r} may only use letters, digits, '.', '_', '-'")
         return name
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from streamlet.errors import TopologyError
 from streamlet.serde import Int64, Json, Serde
 from streamlet.topology.builder import TopologyBuilder
 
@@ -27,11 +28,15 @@ class Stream:
         node: str,
         key_serde: Serde[Any] | None,
         value_serde: Serde[Any] | None,
+        key_changed: bool = False,
     ) -> None:
         self._builder = builder
         self.node = node
         self.key_serde = key_serde
         self.value_serde = value_serde
+        # set by key-changing operations, cleared by a repartition: grouping a re-keyed
+        # stream in place would count equal keys in different tasks
+        self.key_changed = key_changed
 
     def _next(
         self, op: str, fn: Any, *, keeps_key: bool, keeps_value: bool, name: str | None = None
@@ -42,6 +47,7 @@ class Stream:
             node,
             self.key_serde if keeps_key else None,
             self.value_serde if keeps_value else None,
+            self.key_changed or not keeps_key,
         )
 
     # -- stateless ------------------------------------------------------------------------
@@ -79,9 +85,12 @@ class Stream:
         return Splitter(self, name or self._builder.auto_name("split"))
 
     def merge(self, *others: Stream, name: str | None = None) -> Stream:
+        if any(o._builder is not self._builder for o in others):
+            raise TopologyError("merge() takes streams of the same App")
         parents = [self.node, *(o.node for o in others)]
         node = self._builder.add_processor("merge", parents, name=name)
-        return Stream(self._builder, node, self.key_serde, self.value_serde)
+        changed = self.key_changed or any(o.key_changed for o in others)
+        return Stream(self._builder, node, self.key_serde, self.value_serde, changed)
 
     def process(
         self, processor: Any, *, stores: Iterable[str] = (), name: str | None = None
@@ -92,7 +101,7 @@ class Stream:
         node = self._builder.add_processor(
             "process", [self.node], processor, name=name, stores=tuple(stores)
         )
-        return Stream(self._builder, node, None, None)
+        return Stream(self._builder, node, None, None, key_changed=True)
 
     def repartition(
         self,
@@ -127,9 +136,18 @@ class Stream:
         )
 
     # -- grouping -------------------------------------------------------------------------
+    def _require_partitioned(self, what: str) -> None:
+        if self.key_changed:
+            raise TopologyError(
+                f"{what} after an operation that changed the key: records with equal keys may "
+                "sit in different partitions; call .repartition(name) first, or use "
+                ".group_by(fn, name)"
+            )
+
     def group_by_key(
         self, *, key_serde: Serde[Any] | None = None, value_serde: Serde[Any] | None = None
     ) -> GroupedStream:
+        self._require_partitioned("group_by_key()")
         return GroupedStream(
             self._builder,
             self.node,
@@ -161,6 +179,7 @@ class Stream:
 
     def to_table(self, name: str, *, value_serde: Serde[Any] | None = None) -> Table:
         """Materialize the latest value per key in the store ``name``."""
+        self._require_partitioned("to_table()")
         b = self._builder
         b.require_name(name, "to_table")
         ks = self.key_serde or Json()
@@ -196,7 +215,7 @@ class Splitter:
         out: dict[str, Stream] = {}
         for (_, branch), (_, child) in zip(self._branches, routes, strict=True):
             node = b.add_processor("merge", [split], name=child)
-            out[branch] = Stream(b, node, s.key_serde, s.value_serde)
+            out[branch] = Stream(b, node, s.key_serde, s.value_serde, s.key_changed)
         return out
 
 

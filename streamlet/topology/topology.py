@@ -112,6 +112,10 @@ def build_topology(
                     raise TopologyError(
                         f"processor {node.name!r} uses store {store!r}, which is not declared"
                     )
+    used = {s for n in nodes.values() if isinstance(n, ProcessorNode) for s in n.stores}
+    unused = sorted(set(stores) - used)
+    if unused:
+        raise TopologyError(f"stores {unused} are declared but no processor uses them")
     if not any(isinstance(n, SourceNode) for n in nodes.values()):
         raise TopologyError("the topology has no source: call App.stream() or App.table()")
 

@@ -33,7 +33,7 @@ from support import Msg, WorkerProcess, assert_no_open_transactions
 PARTITIONS = 4
 STORES = ("counts", "sums")
 CONFIG = "session.timeout.ms=6000,heartbeat.interval.ms=500"
-_RESTORED = re.compile(r"streamlet\.runtime\.restore: restored (\d+) records in")
+_RESTORED = re.compile(r"streamlet\.runtime\.restore: restored \d+ records \((\d+) distinct-key writes\) in")
 _RESTORING = re.compile(r"restoring (\d+) store partitions, up to (\d+) changelog records")
 
 

@@ -29,7 +29,8 @@ KEYS = 1_000_000
 PARTITIONS = 4
 STORE = "big"
 _RESTORED = re.compile(
-    r"streamlet\.runtime\.restore: restored (\d+) records in ([\d.]+) s \((\d+) records/s\)"
+    r"streamlet\.runtime\.restore: restored (\d+) records \(\d+ distinct-key writes\) in "
+    r"([\d.]+) s \((\d+) records/s\)"
 )
 _LOGGED_AT = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 

@@ -273,11 +273,6 @@ def test_main_help_lists_commands() -> None:
     assert "describe" in result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: --log-level is a free string handed to logging.basicConfig, so an unknown "
-    "level ends in a ValueError traceback instead of a usage error (exit 2)",
-)
 def test_run_fails_with_usage_error_when_log_level_unknown(tmp_path: Path) -> None:
     # A subprocess: under pytest the root logger already has handlers, which makes
     # logging.basicConfig a no-op, so the failure only shows in a fresh interpreter.

@@ -192,11 +192,6 @@ def test_locate_reports_import_failure_when_module_imports_missing_module(
     assert f"{module}.py" in message  # the traceback points into the user's module
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: locate() tests module_name.startswith(exc.name), so a module whose own "
-    "import of 'X' fails is reported missing when its name merely starts with 'X'",
-)
 def test_locate_reports_import_failure_when_missing_module_name_is_prefix(
     make_module: MakeModule,
 ) -> None:

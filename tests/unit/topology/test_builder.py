@@ -309,11 +309,6 @@ def test_named_operation_raises_when_name_invalid(operation: str, name: str) -> 
         _NAMED_OPERATIONS[operation](app, name)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: builder._NAME uses re.match with '$', which also matches before a "
-    "trailing newline, so 'counts\\n' is accepted (use re.fullmatch or '\\Z')",
-)
 def test_count_raises_when_name_ends_with_newline() -> None:
     app = sl.App("shop")
 
@@ -416,20 +411,6 @@ def test_repartition_raises_when_partitions_below_one() -> None:
         app.stream("orders").repartition("by-region", partitions=0)
 
 
-def test_build_raises_when_merging_node_unknown_to_app() -> None:
-    app, other = sl.App("shop"), sl.App("other")
-    other.stream("a")
-    app.stream("orders").merge(other.stream("refunds"), name="mixed")
-
-    with pytest.raises(sl.TopologyError, match="'mixed' reads from unknown node"):
-        app.topology()
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Stream.merge accepts a Stream of another App; auto-names of the two "
-    "builders coincide, so 'mixed' silently reads this app's 'orders' source twice",
-)
 def test_merge_raises_when_stream_belongs_to_other_app() -> None:
     app, other = sl.App("shop"), sl.App("other")
 
@@ -693,11 +674,6 @@ def test_processor_decorator_keeps_store_declared_with_app_store() -> None:
     assert store.changelog is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: App.processor names each sink node after its topic, so two decorated "
-    "processors that write to the same topic collide ('two nodes are named ...')",
-)
 def test_processor_decorator_allows_two_processors_sinking_to_same_topic() -> None:
     app = sl.App("shop")
 
@@ -710,11 +686,6 @@ def test_processor_decorator_allows_two_processors_sinking_to_same_topic() -> No
     assert len(app.topology().subtopologies) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: App.processor iterates `stores` twice; a generator is used up declaring "
-    "the stores, and the node is left with stores=()",
-)
 def test_processor_decorator_accepts_stores_as_any_iterable() -> None:
     app = sl.App("shop")
 
@@ -724,3 +695,23 @@ def test_processor_decorator_accepts_stores_as_any_iterable() -> None:
     node = app.topology().nodes["handle"]
     assert isinstance(node, ProcessorNode)
     assert node.stores == ("seen",)
+
+
+def test_group_by_key_raises_when_key_changed_without_repartition() -> None:
+    app = sl.App("shop")
+    rekeyed = app.stream("in").map(lambda k, v: (v, k))
+
+    with pytest.raises(sl.TopologyError, match="repartition"):
+        rekeyed.group_by_key()
+    with pytest.raises(sl.TopologyError, match="repartition"):
+        rekeyed.filter(lambda k, v: True).to_table("t")
+    rekeyed.repartition("moved").group_by_key().count("c")  # fine after a repartition
+
+
+def test_build_raises_when_store_declared_but_unused() -> None:
+    app = sl.App("shop")
+    app.store("unused")
+    app.stream("in").to("out")
+
+    with pytest.raises(sl.TopologyError, match="unused"):
+        app.topology()

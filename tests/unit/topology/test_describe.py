@@ -188,9 +188,12 @@ def test_describe_shows_decorated_processor_with_sinks_and_store() -> None:
     text = app.describe()
     blocks = _blocks(text)
     details = blocks["Processor: route_order (process)"]
-    assert details[:2] == ["stores: [seen-orders]", "--> inventory, audit-log"]
-    assert blocks["Sink: inventory (topic: inventory)"] == ["<-- route_order"]
-    assert blocks["Sink: audit-log (topic: audit-log)"] == ["<-- route_order"]
+    assert details[:2] == [
+        "stores: [seen-orders]",
+        "--> route_order->inventory, route_order->audit-log",
+    ]
+    assert blocks["Sink: route_order->inventory (topic: inventory)"] == ["<-- route_order"]
+    assert blocks["Sink: route_order->audit-log (topic: audit-log)"] == ["<-- route_order"]
     assert "seen-orders (changelog: shop-seen-orders-changelog)" in _section(text, "Stores:")
 
 
