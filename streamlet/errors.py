@@ -9,6 +9,7 @@
     ├── TopicError                    a topic is missing or does not match what the topology needs
     ├── SerializationError            a key or value could not be (de)serialized
     ├── ProcessingError               a user function raised; names processor, function, line
+    ├── ProductionError               an output record could not be serialized or produced
     ├── StateError                    a store could not be opened, locked, read or restored
     │   └── StoreLockedError          another process holds the store's lock
     └── TransactionError              the exactly-once protocol could not complete
@@ -97,6 +98,14 @@ class ProcessingError(StreamletError):
         self.processor = processor
         self.function = function
         self.line = line
+
+
+class ProductionError(StreamletError):
+    """An output record could not be serialized or produced; ``processor`` names the sink."""
+
+    def __init__(self, message: str, *, processor: str | None = None) -> None:
+        super().__init__(message)
+        self.processor = processor
 
 
 class StateError(StreamletError):

@@ -12,7 +12,12 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from streamlet.errors import SerializationError, StreamletError, TopologyError
+from streamlet.errors import (
+    ProductionError,
+    SerializationError,
+    StreamletError,
+    TopologyError,
+)
 from streamlet.record import Record
 from streamlet.runtime.ops_table import TABLE_OPS
 from streamlet.runtime.userfn import Emit, TaskServices, user_error
@@ -75,8 +80,10 @@ def _sink(node: SinkNode, task: TaskServices) -> Emit:
             k = ks.serialize(topic, r.key)
             v = vs.serialize(topic, r.value)
         except SerializationError as exc:
-            exc.message = f"sink {node.name!r} could not serialize: {exc.message}"
-            raise
+            raise ProductionError(
+                f"sink {node.name!r} could not serialize for {topic!r}: {exc.message}",
+                processor=node.name,
+            ) from exc
         p = -1
         if part is not None:
             try:

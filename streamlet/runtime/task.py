@@ -11,6 +11,7 @@ from typing import Any
 from streamlet.config import ErrorPolicies, ErrorPolicy
 from streamlet.errors import (
     ProcessingError,
+    ProductionError,
     SerializationError,
     StreamletError,
     TopologyError,
@@ -154,8 +155,8 @@ class Task:
         except StreamletError as exc:
             self._locate(exc, topic, offset)
             policy = (
-                self._errors.deserialization
-                if isinstance(exc, SerializationError)
+                self._errors.production
+                if isinstance(exc, ProductionError)
                 else self._errors.processing
             )
             self._on_error(exc, policy, msg, getattr(exc, "processor", None) or source.name)

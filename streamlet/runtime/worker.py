@@ -49,6 +49,7 @@ class Worker:
         self._sub_of_topic: dict[str, SubTopology] = topology.subtopology_of_topic()
         self._counts: dict[str, int] = {}
         self.processed = 0
+        self.skipped = 0  # records skipped or dead-lettered by an error policy
         self.ready = threading.Event()
 
     def stop(self) -> None:
@@ -111,6 +112,7 @@ class Worker:
             for task in tasks:
                 task.discard()
         for task in tasks:
+            self.skipped += task.skipped
             task.close()
         self._tasks.clear()
         self._by_tp.clear()
@@ -121,10 +123,11 @@ class Worker:
         self._restorer.close()
         self._committer.close(clean=clean)
         log.info(
-            "worker %s stopped (%s) after %d records",
+            "worker %s stopped (%s) after %d records; %d skipped or dead-lettered by policy",
             self._identity.transactional_id,
             "clean" if clean else "dirty",
             self.processed,
+            self.skipped,
         )
 
     # -- the loop -----------------------------------------------------------------------
@@ -293,6 +296,7 @@ class Worker:
         for task in tasks:
             if not clean:
                 task.discard()
+            self.skipped += task.skipped
             task.close()
             self._tasks.pop(task.task_id, None)
         closed = {id(t) for t in tasks}
