@@ -8,8 +8,11 @@ from streamlet.topology.nodes import SinkNode
 from streamlet.topology.topology import Topology
 
 
-def prepare_topics(admin: Admin, topology: Topology) -> dict[str, int]:
-    """Partition counts of every topic the topology touches, creating internal ones."""
+def prepare_topics(
+    admin: Admin, topology: Topology, dead_letter_topic: str | None = None
+) -> dict[str, int]:
+    """Partition counts of every topic the topology touches, creating internal ones (and the
+    dead-letter topic when a policy sends records there)."""
     user_sinks = sorted(
         {n.topic for n in topology.nodes.values() if isinstance(n, SinkNode) and not n.internal}
     )
@@ -56,6 +59,13 @@ def prepare_topics(admin: Admin, topology: Topology) -> dict[str, int]:
                 counts[changelog] = sub_parts[sub.id]
     for name, spec in topology.internal_topics.items():
         admin.ensure_topic(name, counts[name], dict(spec.config))
+    if dead_letter_topic is not None:
+        existing = admin.describe([dead_letter_topic])[dead_letter_topic]
+        if existing is None:
+            admin.ensure_topic(dead_letter_topic, max(sub_parts.values()), {})
+            existing = admin.describe([dead_letter_topic])[dead_letter_topic]
+        assert existing is not None
+        counts[dead_letter_topic] = existing.partitions
     return counts
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from streamlet.config import AppConfig
+from streamlet.config import AppConfig, ErrorPolicy
 from streamlet.errors import ProducerFencedError, StreamletError, TransactionError
 from streamlet.kafka.admin import Admin
 from streamlet.kafka.clients import consumer_config, restore_consumer_config
@@ -63,7 +63,13 @@ class Worker:
         self._identity: WorkerIdentity = identity
         try:
             admin = Admin(self.cfg.bootstrap_servers, self.cfg.client_config)
-            self._counts = prepare_topics(admin, self.topology)
+            policies = self.cfg.errors
+            dlq = ErrorPolicy.DEAD_LETTER in (
+                policies.deserialization, policies.processing, policies.production
+            )
+            self._counts = prepare_topics(
+                admin, self.topology, self.cfg.dead_letter_topic if dlq else None
+            )
             self._committer = Committer(self.cfg, identity.transactional_id, admin._client)
             self._consumer = Consumer(consumer_config(self.cfg))
             self._restorer = Consumer(restore_consumer_config(self.cfg))
