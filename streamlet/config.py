@@ -66,6 +66,14 @@ class AppConfig:
             not isinstance(self.commit_interval_ms, int) or self.commit_interval_ms <= 0
         ):
             raise ConfigError(f"commit_interval_ms must be > 0, not {self.commit_interval_ms}")
+        if self.exactly_once:
+            timeout = int(self.client_config.get("transaction.timeout.ms", 10_000))
+            if self.commit_interval_s * 1000 >= timeout:
+                raise ConfigError(
+                    f"commit_interval_ms ({self.commit_interval_s * 1000:.0f}) must be shorter "
+                    f"than transaction.timeout.ms ({timeout}) under exactly-once: the broker "
+                    "would abort every transaction before it is committed"
+                )
         object.__setattr__(self, "state_dir", Path(self.state_dir))
         object.__setattr__(self, "client_config", MappingProxyType(dict(self.client_config)))
 
