@@ -83,15 +83,20 @@ def run_with_kills(
     feeder.start()
     rng = random.Random(7)
     workers: list[WorkerProcess] = []
+    resumed: list[float] = []
     for i in range(kills):
         worker = WorkerProcess("echo", env, tmp_path / f"worker-{i}.log")
         workers.append(worker)
+        started = time.monotonic()
         _wait_for_progress(bootstrap, out, worker)
+        if i > 0:  # started right after the previous SIGKILL
+            resumed.append(time.monotonic() - started)
         # the commit interval is 1.5 s: a kill 0.3-2.5 s after progress lands mid-transaction
         time.sleep(rng.uniform(0.3, 2.5))
         assert worker.alive(), worker.output()
         worker.kill()
     sent = feeder.stop()
+    print("\nSIGKILL to resumed output: " + ", ".join(f"{s:.1f} s" for s in resumed))
     final = WorkerProcess("echo", env, tmp_path / "worker-final.log")
     workers.append(final)
     return src, out, app_id, sent, workers
