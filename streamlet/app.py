@@ -107,7 +107,7 @@ class App:
         def register(fn: F) -> F:
             node_name = name or getattr(fn, "__name__", None) or self._builder.auto_name("process")
             for store in stores:
-                if store not in self._builder._stores:
+                if not self._builder.has_store(store):
                     self.store(store)
             src = self.stream(source, ks, vs)
             node = src.process(fn, stores=tuple(stores), name=node_name)

@@ -35,6 +35,11 @@ class Admin:
             conf.update(_admin_safe(config))
         self._client = AdminClient(conf)
 
+    @property
+    def client(self) -> AdminClient:
+        """The underlying client, for asynchronous calls (changelog end offsets)."""
+        return self._client
+
     def describe(self, topics: list[str]) -> dict[str, TopicInfo | None]:
         """Partition counts of ``topics``; None for a topic that does not exist."""
         meta = self._client.list_topics(timeout=_TIMEOUT_S)

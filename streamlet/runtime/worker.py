@@ -70,7 +70,7 @@ class Worker:
             self._counts = prepare_topics(
                 admin, self.topology, self.cfg.dead_letter_topic if dlq else None
             )
-            self._committer = Committer(self.cfg, identity.transactional_id, admin._client)
+            self._committer = Committer(self.cfg, identity.transactional_id, admin.client)
             self._consumer = Consumer(consumer_config(self.cfg))
             self._restorer = Consumer(restore_consumer_config(self.cfg))
             log.info(

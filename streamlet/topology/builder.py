@@ -141,6 +141,9 @@ class TopologyBuilder:
             )
         return spec
 
+    def has_store(self, name: str) -> bool:
+        return name in self._stores
+
     def add_repartition(
         self,
         parent: str,
