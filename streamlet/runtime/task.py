@@ -78,7 +78,8 @@ class Task:
         self.request_commit = request_commit
         self.offsets: dict[str, int] = {}  # source topic -> next offset to consume
         self.stream_time = -1
-        self.skipped = 0
+        self.skipped = 0  # skipped or dead-lettered, committed
+        self._skipped_pending = 0  # the same, in the open transaction
         self._punctuators: list[_Punctuator] = []
         self._closers: list[Callable[[], None]] = []
         self._sources: dict[str, SourceNode] = {t: n for n in sub.sources() for t in n.topics}
@@ -177,13 +178,13 @@ class Task:
     def _on_error(self, exc: StreamletError, policy: ErrorPolicy, msg: Any, where: str) -> None:
         if policy is ErrorPolicy.FAIL:
             raise exc
-        self.skipped += 1
+        self._skipped_pending += 1
         if policy is ErrorPolicy.CONTINUE:
             log.warning("skipping record (policy CONTINUE): %s", exc)
             return
         headers = [
             ("streamlet.error.class", type(exc).__name__.encode()),
-            ("streamlet.error.message", str(exc).encode("utf-8", "replace")[:4000]),
+            ("streamlet.error.message", str(exc)[:4000].encode("utf-8", "replace")),
             ("streamlet.source.topic", msg.topic().encode()),
             ("streamlet.source.partition", str(msg.partition()).encode()),
             ("streamlet.source.offset", str(msg.offset()).encode()),
@@ -230,11 +231,14 @@ class Task:
 
     def flush_stores(self, changelog_offsets: dict[str, int | None]) -> None:
         """Step 5: the committed writes go to disk with the changelog offset they reflect."""
+        self.skipped += self._skipped_pending
+        self._skipped_pending = 0
         for ts in self.stores.values():
             if ts.buffered.has_pending():
                 ts.buffered.flush(changelog_offsets.get(ts.spec.name))
 
     def discard(self) -> None:
+        self._skipped_pending = 0
         for ts in self.stores.values():
             ts.buffered.discard()
 

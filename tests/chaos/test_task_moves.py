@@ -21,14 +21,14 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
-from apps_state import StateWorker
 from confluent_kafka import Consumer, KafkaError, TopicPartition
-from test_stateful_eos import RandomFeeder
 
 from streamlet.kafka.admin import Admin
 from streamlet.state import RocksDBStore
 
+from apps_state import StateWorker
 from support import Msg, WorkerProcess, assert_no_open_transactions
+from test_stateful_eos import RandomFeeder
 
 PARTITIONS = 4
 STORES = ("counts", "sums")

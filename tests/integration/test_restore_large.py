@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from apps_state import StateWorker
 
 from streamlet.kafka.admin import Admin
 from streamlet.state import RocksDBStore
 
+from apps_state import StateWorker
 from support import WorkerProcess, assert_no_open_transactions, producer
 
 KEYS = 1_000_000
