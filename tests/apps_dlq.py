@@ -18,10 +18,7 @@ import io
 import json
 import os
 import struct
-import subprocess
-import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import fastavro
@@ -30,7 +27,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 import streamlet as sl
 from streamlet import serde
 
-from support import ROOT, TESTS, WorkerProcess
+from support import WorkerProcess
 
 AVRO_SCHEMA: dict[str, Any] = {
     "type": "record",
@@ -45,20 +42,9 @@ _PARSED = fastavro.parse_schema(AVRO_SCHEMA)
 
 
 class DlqWorker(WorkerProcess):
-    """``support.WorkerProcess`` running ``streamlet run apps_dlq:<factory>`` (the base
-    class always runs a factory of ``apps``)."""
+    """``support.WorkerProcess`` running ``streamlet run apps_dlq:<factory>``."""
 
-    def __init__(self, factory: str, env: dict[str, str], log: Path, *extra: str) -> None:
-        self.log = log
-        full_env = {**os.environ, **env, "PYTHONPATH": f"{TESTS}{os.pathsep}{ROOT}"}
-        self._log_file = open(log, "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlet", "run", f"apps_dlq:{factory}", *extra],
-            cwd=TESTS,
-            env=full_env,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )
+    module = "apps_dlq"
 
 
 def json_value(seq: int) -> bytes:

@@ -8,32 +8,18 @@ Run with ``streamlet run apps_state:<factory>`` from the tests directory.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import streamlet as sl
 from streamlet import serde
 
 from apps import _app
-from support import ROOT, TESTS, WorkerProcess
+from support import WorkerProcess
 
 
 class StateWorker(WorkerProcess):
-    """``support.WorkerProcess`` running ``streamlet run apps_state:<factory>`` (the base
-    class always runs a factory of ``apps``)."""
+    """``support.WorkerProcess`` running ``streamlet run apps_state:<factory>``."""
 
-    def __init__(self, factory: str, env: dict[str, str], log: Path, *extra: str) -> None:
-        self.log = log
-        full_env = {**os.environ, **env, "PYTHONPATH": f"{TESTS}{os.pathsep}{ROOT}"}
-        self._log_file = open(log, "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlet", "run", f"apps_state:{factory}", *extra],
-            cwd=TESTS,
-            env=full_env,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )
+    module = "apps_state"
 
 
 def count_sum() -> sl.App:

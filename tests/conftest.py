@@ -35,6 +35,24 @@ def _broker_address() -> str:
     return started.stdout.strip().splitlines()[-1]
 
 
+@pytest.fixture(autouse=True)
+def _reap_workers() -> Iterator[None]:
+    """Kill the worker subprocesses a test left running (a failed test must not leak them)."""
+    yield
+    from support import WorkerProcess
+
+    for worker in WorkerProcess.live:
+        if worker.alive():
+            worker.kill()
+    WorkerProcess.live.clear()
+
+
+@pytest.fixture
+def spawned() -> list[object]:
+    """Kept for tests that track their workers; the autouse reaper kills leftovers anyway."""
+    return []
+
+
 @pytest.fixture(scope="session")
 def bootstrap() -> str:
     """The bootstrap address of the real broker; an error (never a skip) when there is none."""

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
@@ -138,19 +138,24 @@ def assert_no_open_transactions(bootstrap: str, *topics: str) -> None:
 
 
 class WorkerProcess:
-    """``streamlet run apps:<factory>`` as a real subprocess, configured by environment."""
+    """``streamlet run <module>:<factory>`` as a real subprocess, configured by environment
+    (``module`` is a test app module beside this file: apps, apps_state, apps_dlq)."""
+
+    module = "apps"
+    live: ClassVar[list[WorkerProcess]] = []  # every worker started: a failed test leaks none
 
     def __init__(self, factory: str, env: dict[str, str], log: Path, *extra: str) -> None:
         self.log = log
         full_env = {**os.environ, **env, "PYTHONPATH": f"{TESTS}{os.pathsep}{ROOT}"}
         self._log_file = open(log, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlet", "run", f"apps:{factory}", *extra],
+            [sys.executable, "-m", "streamlet", "run", f"{self.module}:{factory}", *extra],
             cwd=TESTS,
             env=full_env,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
         )
+        WorkerProcess.live.append(self)
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)

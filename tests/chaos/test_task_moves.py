@@ -17,10 +17,9 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from streamlet.kafka.admin import Admin
@@ -207,16 +206,6 @@ def recorded_offsets(app_dir: Path, partitions: set[int]) -> dict[tuple[str, int
             assert offset is not None, f"store {s} of task 0_{p} recorded no offset"
             out[(s, p)] = offset
     return out
-
-
-@pytest.fixture
-def spawned() -> Iterator[list[WorkerProcess]]:
-    """Worker processes a test started; those still alive when it ends (fails) are killed."""
-    workers: list[WorkerProcess] = []
-    yield workers
-    for worker in workers:
-        if worker.alive():
-            worker.kill()
 
 
 def test_state_is_correct_after_every_task_move(

@@ -14,10 +14,8 @@ import datetime
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from streamlet.kafka.admin import Admin
 from streamlet.state import RocksDBStore
@@ -89,16 +87,6 @@ def _disk_bytes(path: Path) -> int:
     return sum(
         os.stat(os.path.join(d, f)).st_blocks * 512 for d, _, fs in os.walk(path) for f in fs
     )
-
-
-@pytest.fixture
-def spawned() -> Iterator[list[WorkerProcess]]:
-    """Worker processes a test started; those still alive when it ends (fails) are killed."""
-    workers: list[WorkerProcess] = []
-    yield workers
-    for worker in workers:
-        if worker.alive():
-            worker.kill()
 
 
 def test_restore_large_store_on_fresh_worker(
