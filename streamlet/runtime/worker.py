@@ -142,22 +142,22 @@ class Worker:
         next_commit = time.monotonic() + interval
         dirty = False
         recoveries: list[float] = []
-        consumer, committer = self._consumer, self._committer
+        committer = self._committer
         while not self._stopping.is_set():
-            batch: list[Any] = consumer.consume(num_messages=_BATCH, timeout=0.05)
+            batch = self._next_batch()
             try:
+                if batch:
+                    committer.begin()  # exactly-once: the records' work joins one transaction
+                    dirty = True
+                task_of = self._by_tp.get  # rebound per batch: rebalances replace the map
                 for msg in batch:
                     err = msg.error()
                     if err is not None:
                         self._on_consumer_error(err)
                         continue
-                    task = self._by_tp.get((msg.topic(), msg.partition()))
-                    if task is None:
-                        continue  # revoked meanwhile; the new owner re-reads it
-                    if not committer.in_transaction:
-                        committer.begin()
-                    task.process(msg)
-                    dirty = True
+                    task = task_of((msg.topic(), msg.partition()))
+                    if task is not None:  # else revoked meanwhile; the new owner re-reads it
+                        task.process(msg)
                 self.processed += len(batch)
                 committer.poll()
                 for task in self._tasks.values():
@@ -183,6 +183,18 @@ class Worker:
             except StreamletError:
                 self._abort_quietly()
                 raise
+
+    def _next_batch(self) -> list[Any]:
+        """What is queued, up to a batch, without waiting; when nothing is, wait for the first
+        record only (``consume(n, timeout)`` would wait to fill the batch: latency at low
+        rates)."""
+        batch: list[Any] = self._consumer.consume(num_messages=_BATCH, timeout=0)
+        if batch:
+            return batch
+        first = self._consumer.poll(0.05)
+        if first is None:
+            return []
+        return [first, *self._consumer.consume(num_messages=_BATCH - 1, timeout=0)]
 
     def _on_consumer_error(self, err: KafkaError) -> None:
         if err.code() == KafkaError._PARTITION_EOF:

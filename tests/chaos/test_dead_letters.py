@@ -138,6 +138,8 @@ def test_dead_letter_under_sigkill_routes_each_bad_record_exactly_once(
             time.sleep(rng.uniform(0.3, 2.5))
         assert worker.alive(), worker.output()
         worker.kill()
+    while sum(s.bad for s in list(feeder.sent.values())) < 24:  # enough bad records of both kinds
+        time.sleep(0.2)
     sent = feeder.stop()
     final = DlqWorker("mixed", env, tmp_path / "worker-final.log")
     good = {k: s for k, s in sent.items() if not s.bad}
