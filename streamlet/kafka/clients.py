@@ -55,7 +55,6 @@ def consumer_config(cfg: AppConfig) -> dict[str, Any]:
         # range keeps partition p of co-partitioned topics on the same member
         "partition.assignment.strategy": "range",
         "fetch.wait.max.ms": 50,
-        "queued.min.messages": 20000,
         "session.timeout.ms": 10000,
         "heartbeat.interval.ms": 1000,
     }
