@@ -32,6 +32,7 @@ class App:
         state_dir: str | Path = ".streamlet",
         config: Mapping[str, Any] | None = None,
         errors: ErrorPolicies | None = None,
+        static_membership: bool = False,
     ) -> None:
         self.config = AppConfig(
             application_id=application_id,
@@ -41,6 +42,7 @@ class App:
             state_dir=Path(state_dir),
             client_config=dict(config or {}),
             errors=errors or ErrorPolicies(),
+            static_membership=static_membership,
         )
         self._builder = TopologyBuilder(application_id)
         self._thread: threading.Thread | None = None

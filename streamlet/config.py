@@ -50,6 +50,10 @@ class AppConfig:
     state_dir: Path = Path(".streamlet")
     client_config: Mapping[str, Any] = field(default_factory=dict)
     errors: ErrorPolicies = ErrorPolicies()
+    # group.instance.id = the worker's stable identity: a restarted worker takes its
+    # partitions back at once instead of after the session timeout; the price is that a
+    # graceful stop no longer hands them over before the session timeout either
+    static_membership: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.application_id, str) or not _ID.fullmatch(self.application_id):

@@ -27,6 +27,7 @@ def _app() -> sl.App:
         commit_interval_ms=int(os.environ.get("COMMIT_MS", "100")),
         state_dir=os.environ["STATE_DIR"],
         config=config,
+        static_membership=os.environ.get("STATIC") == "1",
     )
 
 

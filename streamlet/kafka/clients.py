@@ -43,8 +43,9 @@ def _split(config: dict[str, Any], drop: tuple[str, ...]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if not k.startswith(drop)}
 
 
-def consumer_config(cfg: AppConfig) -> dict[str, Any]:
-    """The worker's group consumer: read_committed under both guarantees, manual commits."""
+def consumer_config(cfg: AppConfig, instance_id: str | None = None) -> dict[str, Any]:
+    """The worker's group consumer: read_committed under both guarantees, manual commits;
+    ``instance_id`` makes it a static group member (``AppConfig.static_membership``)."""
     user = dict(cfg.client_config)
     for key in _OWNED_CONSUMER:
         if key in user:
@@ -67,6 +68,8 @@ def consumer_config(cfg: AppConfig) -> dict[str, Any]:
             "isolation.level": "read_committed",
         }
     )
+    if instance_id is not None:
+        conf["group.instance.id"] = instance_id
     return conf
 
 

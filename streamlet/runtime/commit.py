@@ -138,7 +138,11 @@ class Committer:
                 raise _translate(exc, f"produce to {topic}") from exc
 
     def poll(self) -> None:
-        self._producer.poll(0)
+        """Serve delivery reports; a fatal producer error surfaces here as a TransactionError."""
+        try:
+            self._producer.poll(0)
+        except KafkaException as exc:
+            raise _translate(exc, "poll") from exc
 
     def begin(self) -> None:
         """Start a transaction if none is open (exactly-once only)."""

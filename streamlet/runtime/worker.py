@@ -71,7 +71,8 @@ class Worker:
                 admin, self.topology, self.cfg.dead_letter_topic if dlq else None
             )
             self._committer = Committer(self.cfg, identity.transactional_id, admin.client)
-            self._consumer = Consumer(consumer_config(self.cfg))
+            instance = identity.transactional_id if self.cfg.static_membership else None
+            self._consumer = Consumer(consumer_config(self.cfg, instance))
             self._restorer = Consumer(restore_consumer_config(self.cfg))
             log.info(
                 "worker %s starting (%s, commit every %.0f ms)",

@@ -74,11 +74,13 @@ def run_with_kills(
     tmp_path: Path,
     guarantee: str,
     kills: int,
+    **extra_env: str,
 ) -> tuple[str, str, str, int, list[WorkerProcess]]:
     src = make_topics("in", partitions=PARTITIONS)
     out = make_topics("out", partitions=PARTITIONS)
     app_id = unique("eos")
     env = _env(bootstrap, app_id, src, out, tmp_path / "state", guarantee, commit_ms=1500)
+    env.update(extra_env)
     feeder = InputFeeder(bootstrap, src, rate=2000)
     feeder.start()
     rng = random.Random(7)
@@ -112,15 +114,10 @@ def _wait_for_progress(bootstrap: str, topic: str, worker: WorkerProcess) -> Non
         time.sleep(0.1)
 
 
-def test_sigkill_inside_transactions_keeps_output_exactly_once(
-    bootstrap: str,
-    make_topics: Callable[..., str],
-    unique: Callable[[str], str],
-    tmp_path: Path,
+def verify_exactly_once(
+    bootstrap: str, src: str, out: str, app_id: str, sent: int, workers: list[WorkerProcess]
 ) -> None:
-    src, out, app_id, sent, workers = run_with_kills(
-        bootstrap, make_topics, unique, tmp_path, "exactly_once_v2", kills=5
-    )
+    """Per partition the output equals the input in order; nothing else is visible."""
     final = workers[-1]
     outputs = read_all(bootstrap, out, expect=sent, timeout=120)
     assert final.terminate() == 0, final.output()
@@ -142,3 +139,30 @@ def test_sigkill_inside_transactions_keeps_output_exactly_once(
     assert_no_open_transactions(bootstrap, out)
     committed = Admin(bootstrap).committed_offsets(app_id, src)
     assert committed == {p: len(r) for p, r in inputs.items()}
+
+
+def test_sigkill_inside_transactions_keeps_output_exactly_once(
+    bootstrap: str,
+    make_topics: Callable[..., str],
+    unique: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    src, out, app_id, sent, workers = run_with_kills(
+        bootstrap, make_topics, unique, tmp_path, "exactly_once_v2", kills=5
+    )
+    verify_exactly_once(bootstrap, src, out, app_id, sent, workers)
+
+
+def test_sigkill_with_static_membership_keeps_output_exactly_once(
+    bootstrap: str,
+    make_topics: Callable[..., str],
+    unique: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    """The same check with ``static_membership``: the restarted worker rejoins under its
+    stable group.instance.id and takes its partitions back without waiting for the dead
+    member's session to expire."""
+    src, out, app_id, sent, workers = run_with_kills(
+        bootstrap, make_topics, unique, tmp_path, "exactly_once_v2", kills=5, STATIC="1"
+    )
+    verify_exactly_once(bootstrap, src, out, app_id, sent, workers)

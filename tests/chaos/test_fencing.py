@@ -12,7 +12,14 @@ from pathlib import Path
 from streamlet.kafka.admin import Admin
 
 from apps import value_json
-from support import WorkerProcess, assert_no_open_transactions, by_partition, produce, read_all
+from support import (
+    WorkerProcess,
+    assert_no_open_transactions,
+    by_partition,
+    key_for_partition,
+    produce,
+    read_all,
+)
 
 CONFIG = "session.timeout.ms=6000,heartbeat.interval.ms=500,max.poll.interval.ms=7000"
 
@@ -89,7 +96,8 @@ def test_second_process_with_same_transactional_id_fences_the_first(
 ) -> None:
     src, out = make_topics("in", partitions=2), make_topics("out", partitions=2)
     app_id = unique("twin")
-    feed = [(f"k{i % 2}".encode(), value_json(i)) for i in range(300)]
+    keys = [key_for_partition(p, 2) for p in (0, 1)]  # input on both partitions, whoever owns which
+    feed = [(keys[i % 2], value_json(i)) for i in range(300)]
     produce(bootstrap, src, feed)
     first = WorkerProcess(
         "echo", _env(bootstrap, app_id, src, out, tmp_path / "a"), tmp_path / "first.log"
@@ -102,7 +110,7 @@ def test_second_process_with_same_transactional_id_fences_the_first(
         "echo", _env(bootstrap, app_id, src, out, tmp_path / "b"), tmp_path / "second.log"
     )
     time.sleep(4)  # each now owns one partition; input makes the fenced first try to commit
-    produce(bootstrap, src, [(f"k{i % 2}".encode(), value_json(i)) for i in range(300, 600)])
+    produce(bootstrap, src, [(keys[i % 2], value_json(i)) for i in range(300, 600)])
     code = first.wait(60)
     assert code != 0, "the fenced worker kept running"
     assert "ProducerFencedError" in first.output(), first.output()

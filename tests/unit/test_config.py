@@ -260,3 +260,12 @@ def test_committer_drops_transactional_id_under_at_least_once() -> None:
     assert isinstance(producer, _FakeProducer)
     assert "transactional.id" not in producer.conf
     assert not producer.initialized
+
+
+def test_consumer_config_sets_group_instance_id_when_static() -> None:
+    from streamlet.kafka.clients import consumer_config, restore_consumer_config
+
+    cfg = AppConfig("shop", static_membership=True)
+    assert consumer_config(cfg, "shop-uuid-0")["group.instance.id"] == "shop-uuid-0"
+    assert "group.instance.id" not in consumer_config(AppConfig("shop"))
+    assert "group.instance.id" not in restore_consumer_config(cfg)
