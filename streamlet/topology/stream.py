@@ -219,8 +219,8 @@ class Splitter:
         return out
 
 
-class GroupedStream:
-    """Records grouped by key, ready for an aggregation (Kafka Streams' KGroupedStream)."""
+class _Grouped:
+    """Records grouped by key; an aggregation materializes them in a named store."""
 
     def __init__(
         self, builder: TopologyBuilder, node: str, key_serde: Serde[Any], value_serde: Serde[Any]
@@ -229,6 +229,19 @@ class GroupedStream:
         self._node = node
         self._key_serde = key_serde
         self._value_serde = value_serde
+
+    def _materialize(
+        self, op: str, fns: tuple[Any, ...], name: str, value_serde: Serde[Any]
+    ) -> Table:
+        b = self._builder
+        b.require_name(name, "an aggregation")
+        b.add_store(name, self._key_serde, value_serde)
+        node = b.add_processor(op, [self._node], fns, name=name, stores=(name,))
+        return Table(b, node, self._key_serde, value_serde, name)
+
+
+class GroupedStream(_Grouped):
+    """Records grouped by key, ready for an aggregation (Kafka Streams' KGroupedStream)."""
 
     def count(self, name: str) -> Table:
         return self._aggregate(name, lambda: 0, lambda _k, _v, agg: agg + 1, Int64())
@@ -253,13 +266,7 @@ class GroupedStream:
     def _aggregate(
         self, name: str, initializer: Any, aggregator: Any, value_serde: Serde[Any]
     ) -> Table:
-        b = self._builder
-        b.require_name(name, "an aggregation")
-        b.add_store(name, self._key_serde, value_serde)
-        node = b.add_processor(
-            "aggregate", [self._node], (initializer, aggregator), name=name, stores=(name,)
-        )
-        return Table(b, node, self._key_serde, value_serde, name)
+        return self._materialize("aggregate", (initializer, aggregator), name, value_serde)
 
 
 class Table:
@@ -316,16 +323,8 @@ class Table:
         return GroupedTable(b, moved, ks, vs)
 
 
-class GroupedTable:
+class GroupedTable(_Grouped):
     """Rows of a table regrouped by a new key (Kafka Streams' KGroupedTable)."""
-
-    def __init__(
-        self, builder: TopologyBuilder, node: str, key_serde: Serde[Any], value_serde: Serde[Any]
-    ) -> None:
-        self._builder = builder
-        self._node = node
-        self._key_serde = key_serde
-        self._value_serde = value_serde
 
     def aggregate(
         self,
@@ -338,18 +337,9 @@ class GroupedTable:
     ) -> Table:
         """``adder(key, value, agg)`` for a row entering the group, ``subtractor`` for one
         leaving it; ``initializer()`` once per key."""
-        b = self._builder
-        b.require_name(name, "an aggregation")
-        vs = value_serde or Json()
-        b.add_store(name, self._key_serde, vs)
-        node = b.add_processor(
-            "table_aggregate",
-            [self._node],
-            (initializer, adder, subtractor),
-            name=name,
-            stores=(name,),
+        return self._materialize(
+            "table_aggregate", (initializer, adder, subtractor), name, value_serde or Json()
         )
-        return Table(b, node, self._key_serde, vs, name)
 
     def count(self, name: str) -> Table:
         return self.aggregate(
