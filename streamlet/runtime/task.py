@@ -19,7 +19,7 @@ from streamlet.errors import (
 )
 from streamlet.record import Record
 from streamlet.runtime.compile import compile_subtopology
-from streamlet.runtime.userfn import Emit, user_error
+from streamlet.runtime.userfn import Emit, Produce, user_error
 from streamlet.topology.nodes import ProcessorNode, SourceNode, StoreSpec
 from streamlet.topology.topology import SubTopology
 
@@ -28,9 +28,6 @@ log = logging.getLogger(__name__)
 
 def wall_clock_ms() -> int:
     return int(time.time() * 1000)
-
-
-Produce = Callable[[str, bytes | None, bytes | None, int, int, Any], None]
 
 
 @dataclass
@@ -71,8 +68,9 @@ class Task:
         self.partition = partition
         self.task_id = f"{sub.id}_{partition}"
         self.stores = stores
-        self._produce = produce
-        self._partitions_of = partitions_of
+        # plain attributes, not wrapper methods: the sink calls produce once per record
+        self.produce = produce
+        self.partitions_of = partitions_of
         self._errors = errors
         self._dlq = dead_letter_topic
         self.request_commit = request_commit
@@ -86,20 +84,6 @@ class Task:
         self._emits: dict[str, Emit] = compile_subtopology(sub, self)
 
     # -- TaskServices -------------------------------------------------------------------
-    def produce(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        partition: int,
-        timestamp: int,
-        headers: Any,
-    ) -> None:
-        self._produce(topic, key, value, partition, timestamp, headers)
-
-    def partitions_of(self, topic: str) -> int:
-        return self._partitions_of(topic)
-
     def store(self, name: str) -> Any:
         try:
             return self.stores[name].typed
@@ -191,7 +175,7 @@ class Task:
             ("streamlet.processor", where.encode()),
             ("streamlet.timestamp", str(msg.timestamp()[1]).encode()),
         ]
-        self._produce(
+        self.produce(
             self._dlq,
             msg.key(),
             msg.value(),

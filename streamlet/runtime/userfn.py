@@ -10,6 +10,8 @@ from streamlet.record import Record
 from streamlet.topology.nodes import ProcessorNode
 
 Emit = Callable[[Record], None]
+Produce = Callable[[str, bytes | None, bytes | None, int, int, Any], None]
+"""``(topic, key, value, partition (-1: the partitioner's choice), timestamp, headers)``."""
 
 
 class TaskServices(Protocol):
@@ -17,17 +19,8 @@ class TaskServices(Protocol):
 
     task_id: str
 
-    def produce(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        partition: int,
-        timestamp: int,
-        headers: Any,
-    ) -> None: ...
-
-    def partitions_of(self, topic: str) -> int: ...
+    produce: Produce
+    partitions_of: Callable[[str], int]
 
     def store(self, name: str) -> Any: ...
 

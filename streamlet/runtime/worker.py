@@ -65,7 +65,9 @@ class Worker:
             admin = Admin(self.cfg.bootstrap_servers, self.cfg.client_config)
             policies = self.cfg.errors
             dlq = ErrorPolicy.DEAD_LETTER in (
-                policies.deserialization, policies.processing, policies.production
+                policies.deserialization,
+                policies.processing,
+                policies.production,
             )
             self._counts = prepare_topics(
                 admin, self.topology, self.cfg.dead_letter_topic if dlq else None
