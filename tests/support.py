@@ -137,6 +137,36 @@ def assert_no_open_transactions(bootstrap: str, *topics: str) -> None:
             time.sleep(0.5)
 
 
+FAST_GROUP = "session.timeout.ms=6000,heartbeat.interval.ms=500"
+"""Client settings for workers in tests: a dead member leaves the group within 6 s."""
+
+
+def worker_env(
+    bootstrap: str,
+    app_id: str,
+    src: str,
+    out: str,
+    state: Path,
+    *,
+    commit_ms: int,
+    config: str | None = None,
+    **extra: str,
+) -> dict[str, str]:
+    """The environment the test apps (``apps*.py``) read their configuration from."""
+    env = {
+        "APP_ID": app_id,
+        "IN": src,
+        "OUT": out,
+        "BOOTSTRAP": bootstrap,
+        "COMMIT_MS": str(commit_ms),
+        "STATE_DIR": str(state),
+        **extra,
+    }
+    if config is not None:
+        env["CONFIG"] = config
+    return env
+
+
 class WorkerProcess:
     """``streamlet run <module>:<factory>`` as a real subprocess, configured by environment
     (``module`` is a test app module beside this file: apps, apps_state, apps_dlq)."""

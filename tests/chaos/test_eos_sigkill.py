@@ -14,11 +14,13 @@ from streamlet.kafka.admin import Admin
 
 from apps import value_json
 from support import (
+    FAST_GROUP,
     WorkerProcess,
     assert_no_open_transactions,
     by_partition,
     producer,
     read_all,
+    worker_env,
 )
 
 PARTITIONS = 3
@@ -55,16 +57,16 @@ class InputFeeder(threading.Thread):
 def _env(
     bootstrap: str, app_id: str, src: str, out: str, state: Path, guarantee: str, commit_ms: int
 ) -> dict[str, str]:
-    return {
-        "APP_ID": app_id,
-        "IN": src,
-        "OUT": out,
-        "BOOTSTRAP": bootstrap,
-        "GUARANTEE": guarantee,
-        "COMMIT_MS": str(commit_ms),
-        "STATE_DIR": str(state),
-        "CONFIG": "session.timeout.ms=6000,heartbeat.interval.ms=500",
-    }
+    return worker_env(
+        bootstrap,
+        app_id,
+        src,
+        out,
+        state,
+        commit_ms=commit_ms,
+        config=FAST_GROUP,
+        GUARANTEE=guarantee,
+    )
 
 
 def run_with_kills(

@@ -13,30 +13,23 @@ from streamlet.kafka.admin import Admin
 
 from apps import value_json
 from support import (
+    FAST_GROUP,
     WorkerProcess,
     assert_no_open_transactions,
     by_partition,
     key_for_partition,
     produce,
     read_all,
+    worker_env,
 )
 
-CONFIG = "session.timeout.ms=6000,heartbeat.interval.ms=500,max.poll.interval.ms=7000"
+CONFIG = FAST_GROUP + ",max.poll.interval.ms=7000"
 
 
 def _env(
     bootstrap: str, app_id: str, src: str, out: str, state: Path, **extra: str
 ) -> dict[str, str]:
-    return {
-        "APP_ID": app_id,
-        "IN": src,
-        "OUT": out,
-        "BOOTSTRAP": bootstrap,
-        "COMMIT_MS": "500",
-        "STATE_DIR": str(state),
-        "CONFIG": CONFIG,
-        **extra,
-    }
+    return worker_env(bootstrap, app_id, src, out, state, commit_ms=500, config=CONFIG, **extra)
 
 
 def _wait_committed(

@@ -15,21 +15,13 @@ from streamlet import serde
 from streamlet.kafka.admin import Admin
 
 from apps import value_json
-from support import WorkerProcess, by_partition, produce, read_all
+from support import WorkerProcess, by_partition, produce, read_all, worker_env
 
 
 def _env(
     bootstrap: str, app_id: str, src: str, out: str, state: Path, **extra: str
 ) -> dict[str, str]:
-    return {
-        "APP_ID": app_id,
-        "IN": src,
-        "OUT": out,
-        "BOOTSTRAP": bootstrap,
-        "COMMIT_MS": "50",
-        "STATE_DIR": str(state),
-        **extra,
-    }
+    return worker_env(bootstrap, app_id, src, out, state, commit_ms=50, **extra)
 
 
 def test_exception_in_user_code_names_function_and_record_and_commits_nothing_past_it(
