@@ -80,8 +80,11 @@ class Task:
         self._skipped_pending = 0  # the same, in the open transaction
         self._punctuators: list[_Punctuator] = []
         self._closers: list[Callable[[], None]] = []
-        self._sources: dict[str, SourceNode] = {t: n for n in sub.sources() for t in n.topics}
-        self._emits: dict[str, Emit] = compile_subtopology(sub, self)
+        emits = compile_subtopology(sub, self)
+        # one lookup per record: the source node (serdes, extractor) and its compiled chain
+        self._inputs: dict[str, tuple[SourceNode, Emit]] = {
+            t: (n, emits[t]) for n in sub.sources() for t in n.topics
+        }
 
     # -- TaskServices -------------------------------------------------------------------
     def store(self, name: str) -> Any:
@@ -103,7 +106,7 @@ class Task:
     def process(self, msg: Any) -> None:
         """Deserialize and run one consumed message through the chain."""
         topic, offset = msg.topic(), msg.offset()
-        source = self._sources[topic]
+        source, emit = self._inputs[topic]
         raw_key, raw_value = msg.key(), msg.value()
         try:
             key = source.key_serde.deserialize(topic, raw_key) if source.key_serde else raw_key
@@ -134,7 +137,7 @@ class Task:
         if ts > self.stream_time:
             self.stream_time = ts
         try:
-            self._emits[topic](record)
+            emit(record)
         except TransactionError:
             raise  # the producer failed: the worker recovers; not a record's fault
         except StreamletError as exc:
