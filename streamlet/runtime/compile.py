@@ -35,9 +35,14 @@ def compile_subtopology(sub: SubTopology, task: TaskServices) -> dict[str, Emit]
     built: dict[str, Emit] = {}
     for node in reversed(sub.nodes):
         kids = {c.name: built[c.name] for c in children.get(node.name, [])}
-        for c in children.get(node.name, []):  # forward(to=<topic>) reaches a sink by topic
-            if isinstance(c, SinkNode):
-                kids.setdefault(c.topic, built[c.name])
+        if isinstance(node, ProcessorNode) and node.op == "process":
+            # a processor's forward(to=<topic>) also reaches a child sink by its topic
+            sinks = {
+                c.topic: built[c.name]
+                for c in children.get(node.name, [])
+                if isinstance(c, SinkNode)
+            }
+            kids = {**sinks, **kids}
         built[node.name] = _compile(node, kids, task)
     return {t: built[n.name] for n in sub.sources() for t in n.topics}
 
@@ -57,7 +62,7 @@ def _fan_out(kids: Sequence[Emit]) -> Emit:
 
 
 def _compile(node: Node, kids: dict[str, Emit], task: TaskServices) -> Emit:
-    out = _fan_out(list(dict.fromkeys(kids.values())))
+    out = _fan_out(list(kids.values()))
     if isinstance(node, SourceNode):
         return out
     if isinstance(node, SinkNode):
@@ -210,7 +215,7 @@ def _split(n: ProcessorNode, _out: Emit, kids: dict[str, Emit], _t: TaskServices
 
 
 def _process(n: ProcessorNode, _out: Emit, kids: dict[str, Emit], task: TaskServices) -> Emit:
-    ctx = task.node_context(n, kids)
+    ctx = task.node_context(n, kids)  # forward(to=) takes a child's name or a sink's topic
     target = n.fn
     if _is_processor_factory(target):
         try:

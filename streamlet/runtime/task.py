@@ -247,7 +247,7 @@ class NodeContext:
         self._task = task
         self._node = node
         self._children = children
-        self._all = tuple(dict.fromkeys(children.values()))
+        self._all = tuple(dict.fromkeys(children.values()))  # a sink is there by name and topic
 
     @property
     def task_id(self) -> str:
