@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import (
@@ -18,6 +19,22 @@ from confluent_kafka.admin import (
 from streamlet.errors import TopicError
 
 _TIMEOUT_S = 30.0
+_T = TypeVar("_T")
+
+# Per-partition answers carry bare error codes whose retriable() flag is never set, so the
+# transient leadership errors are named here (a new topic's leader settles just after creation).
+_TRANSIENT = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError.REQUEST_TIMED_OUT,
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.NOT_COORDINATOR,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -131,17 +148,14 @@ class Admin:
         level = IsolationLevel.READ_COMMITTED if committed_only else IsolationLevel.READ_UNCOMMITTED
         latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
         request = {TopicPartition(topic, p): latest for p in range(info.partitions)}
-        for attempt in range(50):  # leadership settles just after creation
+
+        def ask() -> dict[int, int]:
             futures = self._client.list_offsets(
                 request, isolation_level=level, request_timeout=_TIMEOUT_S
             )
-            try:
-                return {tp.partition: future.result().offset for tp, future in futures.items()}
-            except KafkaException as exc:
-                if not exc.args[0].retriable() or attempt == 49:
-                    raise
-                time.sleep(0.1)
-        raise AssertionError("unreachable")
+            return {tp.partition: future.result().offset for tp, future in futures.items()}
+
+        return _retrying(ask)
 
     def committed_offsets(self, group: str, topic: str) -> dict[int, int]:
         """The group's committed offsets for ``topic``'s partitions (absent when none)."""
@@ -153,9 +167,29 @@ class Admin:
         request = ConsumerGroupTopicPartitions(
             group, [TopicPartition(topic, p) for p in range(info.partitions)]
         )
-        futures = self._client.list_consumer_group_offsets([request], request_timeout=_TIMEOUT_S)
-        result = futures[group].result()
-        return {tp.partition: tp.offset for tp in result.topic_partitions if tp.offset >= 0}
+
+        def ask() -> dict[int, int]:
+            futures = self._client.list_consumer_group_offsets(
+                [request], request_timeout=_TIMEOUT_S
+            )
+            result = futures[group].result()
+            return {tp.partition: tp.offset for tp in result.topic_partitions if tp.offset >= 0}
+
+        return _retrying(ask)
+
+
+def _retrying(ask: Callable[[], _T]) -> _T:
+    """``ask()`` again while it fails with a transient error, for up to the admin timeout."""
+    deadline = time.monotonic() + _TIMEOUT_S
+    while True:
+        try:
+            return ask()
+        except KafkaException as exc:
+            error = exc.args[0]
+            transient = bool(error.retriable()) or error.code() in _TRANSIENT
+            if not transient or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def _admin_safe(config: Mapping[str, object]) -> dict[str, str | int | float | bool]:
