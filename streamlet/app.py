@@ -33,6 +33,7 @@ class App:
         config: Mapping[str, Any] | None = None,
         errors: ErrorPolicies | None = None,
         static_membership: bool = False,
+        repartition_purge_interval_ms: int = 30_000,
     ) -> None:
         self.config = AppConfig(
             application_id=application_id,
@@ -43,6 +44,7 @@ class App:
             client_config=dict(config or {}),
             errors=errors or ErrorPolicies(),
             static_membership=static_membership,
+            repartition_purge_interval_ms=repartition_purge_interval_ms,
         )
         self._builder = TopologyBuilder(application_id)
         self._thread: threading.Thread | None = None

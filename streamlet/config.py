@@ -54,6 +54,9 @@ class AppConfig:
     # partitions back at once instead of after the session timeout; the price is that a
     # graceful stop no longer hands them over before the session timeout either
     static_membership: bool = False
+    # repartition topics keep records forever (retention.ms=-1, so old event times are never
+    # expired unread); what every consumer committed is deleted at most this often
+    repartition_purge_interval_ms: int = 30_000
 
     def __post_init__(self) -> None:
         if not isinstance(self.application_id, str) or not _ID.fullmatch(self.application_id):
@@ -70,6 +73,14 @@ class AppConfig:
             not isinstance(self.commit_interval_ms, int) or self.commit_interval_ms <= 0
         ):
             raise ConfigError(f"commit_interval_ms must be > 0, not {self.commit_interval_ms}")
+        if (
+            not isinstance(self.repartition_purge_interval_ms, int)
+            or self.repartition_purge_interval_ms < 0
+        ):
+            raise ConfigError(
+                "repartition_purge_interval_ms must be >= 0, "
+                f"not {self.repartition_purge_interval_ms}"
+            )
         if self.exactly_once:
             timeout = int(self.client_config.get("transaction.timeout.ms", 10_000))
             if self.commit_interval_s * 1000 >= timeout:

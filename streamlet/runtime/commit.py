@@ -155,10 +155,11 @@ class Committer:
         return self._in_txn
 
     # -- the protocol -------------------------------------------------------------------
-    def commit(self, tasks: list[Task], consumer: Any) -> None:
-        """Make every task's progress durable; raises TransactionError/ProducerFencedError."""
+    def commit(self, tasks: list[Task], consumer: Any) -> list[TopicPartition]:
+        """Make every task's progress durable and return the input offsets committed; raises
+        TransactionError/ProducerFencedError."""
         if self._txn_id is not None and not self._in_txn:
-            return
+            return []
         written: list[tuple[str, int]] = []
         now = int(time.time() * 1000)
         for task in tasks:  # step 2: changelogs, coalesced
@@ -193,6 +194,7 @@ class Committer:
         for task in tasks:
             task.flush_stores(self._store_offsets(task))
         self.positions.refresh(written)
+        return offsets
 
     def _store_offsets(self, task: Task) -> dict[str, int | None]:
         return {

@@ -23,6 +23,7 @@ from streamlet.kafka.admin import Admin
 from streamlet.kafka.clients import consumer_config, restore_consumer_config
 from streamlet.runtime.commit import Committer
 from streamlet.runtime.identity import WorkerIdentity, claim_identity
+from streamlet.runtime.purge import RepartitionPurger
 from streamlet.runtime.restore import restore
 from streamlet.runtime.stores import open_store_partitions, task_stores
 from streamlet.runtime.task import Task
@@ -73,6 +74,15 @@ class Worker:
                 admin, self.topology, self.cfg.dead_letter_topic if dlq else None
             )
             self._committer = Committer(self.cfg, identity.transactional_id, admin.client)
+            self._purger = RepartitionPurger(
+                admin.client,
+                [
+                    t
+                    for t, spec in self.topology.internal_topics.items()
+                    if spec.kind == "repartition"
+                ],
+                self.cfg.repartition_purge_interval_ms / 1000.0,
+            )
             instance = identity.transactional_id if self.cfg.static_membership else None
             self._consumer = Consumer(consumer_config(self.cfg, instance))
             self._restorer = Consumer(restore_consumer_config(self.cfg))
@@ -207,7 +217,7 @@ class Worker:
         log.warning("consumer error: %s", err.str())
 
     def _commit(self, tasks: list[Task]) -> None:
-        self._committer.commit(tasks, self._consumer)
+        self._purger.committed(self._committer.commit(tasks, self._consumer))
 
     def request_commit(self) -> None:
         self._commit_requested = True

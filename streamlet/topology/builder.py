@@ -20,6 +20,15 @@ from streamlet.topology.nodes import (
 from streamlet.topology.topology import Topology, build_topology
 
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
+# Repartition records are deleted by the app once every reader committed past them, never by
+# time: records carry their event time, and old event times would expire before being read.
+# Small segments let those deletions free disk soon.
+_REPARTITION_CONFIG = (
+    ("cleanup.policy", "delete"),
+    ("retention.ms", "-1"),
+    ("segment.bytes", str(50 * 1024 * 1024)),
+    ("segment.ms", str(10 * 60 * 1000)),
+)
 
 
 class TopologyBuilder:
@@ -159,9 +168,7 @@ class TopologyBuilder:
             raise TopologyError(f"repartition name {name!r} is used twice")
         if partitions is not None and partitions < 1:
             raise TopologyError(f"repartition {name!r}: partitions must be >= 1")
-        self._internal[topic] = InternalTopic(
-            topic, "repartition", partitions, (("cleanup.policy", "delete"),)
-        )
+        self._internal[topic] = InternalTopic(topic, "repartition", partitions, _REPARTITION_CONFIG)
         self.add_sink(
             parent, topic, key_serde, value_serde, name=f"{name}-repartition-sink", internal=True
         )

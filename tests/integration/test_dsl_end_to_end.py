@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,6 +16,9 @@ from streamlet.kafka.admin import Admin
 from support import Msg, produce, read_all
 
 N = 100
+# Timestamps near now: records stamped in 1970 are past the broker's 7-day retention, and its
+# periodic retention check (every 5 min) deleted the output mid-test.
+BASE_TS = int(time.time() * 1000) // 1000 * 1000
 OUTPUTS = [
     "map",
     "map_values",
@@ -126,7 +130,7 @@ def run(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
         bootstrap,
         src,
         [(f"k{i % 5}".encode(), json.dumps({"n": i}).encode()) for i in range(N)],
-        timestamps=[1000 * (i + 1) for i in range(N)],
+        timestamps=[BASE_TS + 1000 * (i + 1) for i in range(N)],
     )
     produce(
         bootstrap,
@@ -234,8 +238,8 @@ def test_process_forwards_to_named_children_and_punctuates(run: dict[str, Any]) 
     kinds = {m.key for m in r["ticks"]}
     assert b"stream_time" in kinds and b"wall_clock" in kinds
     stream_ticks = sorted(_i64(m.value or b"") for m in r["ticks"] if m.key == b"stream_time")
-    # input timestamps are 0..99 s per partition; ticks fire every 10 s of stream time
-    assert stream_ticks and all(t >= 10_000 for t in stream_ticks)
+    # input timestamps span 100 s after BASE_TS; ticks fire every 10 s of stream time
+    assert stream_ticks and all(t >= BASE_TS + 10_000 for t in stream_ticks)
 
 
 def test_to_uses_the_partitioner(run: dict[str, Any]) -> None:
@@ -254,7 +258,7 @@ def test_decorated_processor_uses_its_store_and_sinks(run: dict[str, Any]) -> No
 def test_timestamps_and_keys_survive_the_round_trip(run: dict[str, Any]) -> None:
     msgs = run["results"]["filter"]
     for m in msgs:
-        assert m.timestamp == 1000 * (json.loads(m.value or b"")["n"] + 1)
+        assert m.timestamp == BASE_TS + 1000 * (json.loads(m.value or b"")["n"] + 1)
 
 
 def test_describe_names_the_internal_topics(run: dict[str, Any]) -> None:

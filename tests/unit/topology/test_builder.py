@@ -198,7 +198,9 @@ def test_repartition_names_topic_after_app_and_name() -> None:
     topic = topology.internal_topics["shop-by-region-repartition"]
     assert topic.kind == "repartition"
     assert topic.partitions is None
-    assert dict(topic.config) == {"cleanup.policy": "delete"}
+    config = dict(topic.config)
+    assert config["cleanup.policy"] == "delete"
+    assert config["retention.ms"] == "-1"  # purged by the app after commit, never by time
     source = topology.nodes[moved.node]
     assert isinstance(source, SourceNode)
     assert source.internal
