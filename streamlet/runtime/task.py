@@ -183,7 +183,7 @@ class Task:
             msg.key(),
             msg.value(),
             -1,
-            msg.timestamp()[1],
+            self.clock(),  # not the event time: an old one would expire under retention
             headers + list(msg.headers() or ()),
         )
 
