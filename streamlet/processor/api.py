@@ -41,7 +41,11 @@ class ProcessorContext(Protocol):
     ) -> None:
         """Call ``callback(timestamp_ms)`` every ``interval_ms`` of stream or wall-clock time.
 
-        The callback runs on the task's thread and may forward and use stores."""
+        As in Kafka Streams: ``wall_clock`` first fires one interval after scheduling;
+        ``stream_time`` fires after the first record is processed, then whenever stream time
+        reaches the next multiple of ``interval_ms`` (intervals skipped by a jump in time
+        fire once, not once each). The callback runs on the task's thread and may forward and
+        use stores."""
         ...
 
     def commit(self) -> None:

@@ -36,7 +36,7 @@ class _Punctuator:
     kind: str
     callback: Callable[[int], None]
     node: str
-    next_fire: int | None
+    next_fire: int
 
 
 @dataclass
@@ -195,9 +195,6 @@ class Task:
         for p in self._punctuators:
             if p.kind != kind or now < 0:
                 continue
-            if p.next_fire is None:
-                p.next_fire = now + p.interval_ms
-                continue
             if now >= p.next_fire:
                 missed = (now - p.next_fire) // p.interval_ms
                 p.next_fire += (missed + 1) * p.interval_ms
@@ -283,7 +280,9 @@ class NodeContext:
             raise TopologyError(f"punctuation kind must be stream_time or wall_clock, not {kind!r}")
         if interval_ms <= 0:
             raise TopologyError(f"punctuation interval must be > 0 ms, not {interval_ms}")
-        first = self._task.clock() + interval_ms if kind == "wall_clock" else None
+        # wall clock: one interval from now; stream time: as in Kafka Streams, aligned to
+        # multiples of the interval since the epoch, so the first record fires it at once
+        first = self._task.clock() + interval_ms if kind == "wall_clock" else 0
         self._task.add_punctuator(_Punctuator(interval_ms, kind, callback, self._node.name, first))
 
     def commit(self) -> None:

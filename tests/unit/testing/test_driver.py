@@ -224,10 +224,10 @@ def test_stream_time_punctuators_fire_from_record_timestamps() -> None:
     with TopologyTestDriver(_ticker_app("stream_time")) as driver:
         topic = driver.input_topic("in", S, J)
         out = driver.output_topic("out", S, J)
-        topic.pipe("a", 1, timestamp=0)
+        topic.pipe("a", 1, timestamp=50)
         topic.pipe("b", 2, timestamp=99)
         driver.advance_wall_clock(10_000)
-        assert out.read_key_values() == [("a", 1), ("b", 2)]
+        assert out.read_key_values() == [("a", 1), ("tick", 50), ("b", 2)]
         topic.pipe("c", 3, timestamp=100)
         assert out.read_key_values() == [("c", 3), ("tick", 100)]
 

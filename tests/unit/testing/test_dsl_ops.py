@@ -233,13 +233,18 @@ def _window_app(app: sl.App, kind: str) -> None:
 def test_process_stream_time_punctuation_follows_timestamps(app: sl.App, run: Any) -> None:
     _window_app(app, "stream_time")
     inp, out = run()
-    inp.pipe_many([sl.Record("a", 1, 0), sl.Record("a", 2, 500), sl.Record("b", 5, 900)])
+    inp.pipe("a", 1, timestamp=200)  # processed, then the first record fires it at once
+    assert [(r.key, r.value, r.timestamp) for r in out.read_records()] == [("a", 1, 200)]
+    inp.pipe_many([sl.Record("a", 2, 500), sl.Record("b", 5, 900), sl.Record("a", 9, 300)])
     assert out.is_empty()
-    inp.pipe("a", 4, timestamp=1000)  # processed, then stream time reaches the first deadline
+    inp.pipe("a", 4, timestamp=1000)  # stream time reaches the next multiple of the interval
     assert [(r.key, r.value, r.timestamp) for r in out.read_records()] == [
-        ("a", 7, 1000),
+        ("a", 15, 1000),
         ("b", 5, 1000),
     ]
+    inp.pipe("a", 1, timestamp=3500)  # 2000 and 3000 were skipped: it fires once
+    inp.pipe("a", 1, timestamp=3999)
+    assert [(r.key, r.value, r.timestamp) for r in out.read_records()] == [("a", 1, 3500)]
 
 
 def test_process_wall_clock_punctuation_follows_driver_clock(app: sl.App) -> None:
