@@ -36,8 +36,9 @@ def test_repartition_keeps_old_events_and_deletes_committed_records(
     tag = uuid.uuid4().hex[:8]
     admin = Admin(bootstrap)
     src, out = f"purge-in-{tag}", f"purge-out-{tag}"
-    admin.ensure_topic(src, 2, {})
-    admin.ensure_topic(out, 2, {})
+    keep = {"retention.ms": "-1"}  # the user's own topics: else the broker expires 2001
+    admin.ensure_topic(src, 2, keep)
+    admin.ensure_topic(out, 2, keep)
     app_id = f"purge-{tag}"
     app = sl.App(
         app_id,
