@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,7 +31,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from streamlet.config import AppConfig
 from streamlet.errors import ProducerFencedError, TransactionError
 from streamlet.kafka.clients import producer_config
-from streamlet.runtime.task import Task
+from streamlet.runtime.task import Task, wall_clock_ms
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,6 @@ class Committer:
         self._delivery_errors: list[str] = []
         self.positions = ChangelogPositions(admin)
         self._producer = self._new_producer()
-        self.commits = 0
 
     # -- producer -----------------------------------------------------------------------
     def _on_delivery(self, err: Any, msg: Any) -> None:
@@ -160,12 +158,10 @@ class Committer:
         TransactionError/ProducerFencedError."""
         if self._txn_id is not None and not self._in_txn:
             return []
-        written: list[tuple[str, int]] = []
-        now = int(time.time() * 1000)
+        written: set[tuple[str, int]] = set()
+        now = wall_clock_ms()
         for task in tasks:  # step 2: changelogs, coalesced
-            for topic, key, value in task.changelog_records():
-                self.produce(topic, key, value, task.partition, now, None)
-                written.append((topic, task.partition))
+            written.update((topic, task.partition) for topic in task.produce_changelogs(now))
         offsets = [
             TopicPartition(topic, task.partition, offset)
             for task in tasks
@@ -189,20 +185,11 @@ class Committer:
                     consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
             raise _translate(exc, "commit") from exc
-        self.commits += 1
         self.positions.harvest()  # step 5
         for task in tasks:
-            task.flush_stores(self._store_offsets(task))
+            task.flush_stores(self.positions.get)
         self.positions.refresh(written)
         return offsets
-
-    def _store_offsets(self, task: Task) -> dict[str, int | None]:
-        return {
-            name: self.positions.get(ts.spec.changelog, task.partition)
-            if ts.spec.changelog
-            else None
-            for name, ts in task.stores.items()
-        }
 
     def settle_offsets(self, tasks: list[Task]) -> None:
         """On a clean close: record exact changelog end offsets after the last commit."""
@@ -218,9 +205,11 @@ class Committer:
         self.positions.refresh(tps)
         self.positions.harvest(wait=True)
         for task in tasks:
-            for name, offset in self._store_offsets(task).items():
+            for ts in task.stores.values():
+                changelog = ts.spec.changelog
+                offset = self.positions.get(changelog, task.partition) if changelog else None
                 if offset is not None:
-                    task.stores[name].buffered.flush(offset)
+                    ts.buffered.flush(offset)
 
     def abort(self) -> None:
         """Abort the open transaction (if any); raises ProducerFencedError when fenced."""

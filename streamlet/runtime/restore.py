@@ -35,15 +35,9 @@ class RestoreTarget:
     reopen_empty: Callable[[], Any]
 
 
-@dataclass
-class RestoreResult:
-    records: int
-    seconds: float
-    end_offsets: dict[tuple[str, int], int]
-
-
-def restore(consumer: Consumer, targets: list[RestoreTarget]) -> RestoreResult:
-    """Replay each target's changelog from its recorded offset to the end offset."""
+def restore(consumer: Consumer, targets: list[RestoreTarget]) -> dict[tuple[str, int], int]:
+    """Replay each target's changelog from its recorded offset to the end offset; returns the
+    end offsets, per (changelog, partition)."""
     started = time.monotonic()
     todo: dict[tuple[str, int], tuple[RestoreTarget, int]] = {}
     ends: dict[tuple[str, int], int] = {}
@@ -70,7 +64,7 @@ def restore(consumer: Consumer, targets: list[RestoreTarget]) -> RestoreResult:
         todo[(target.changelog, target.partition)] = (target, high)
         assignment.append(TopicPartition(target.changelog, target.partition, start))
     if not assignment:
-        return RestoreResult(0, time.monotonic() - started, ends)
+        return ends
     remaining = sum(
         high - tp.offset for tp, (_, high) in zip(assignment, todo.values(), strict=True)
     )
@@ -132,4 +126,4 @@ def restore(consumer: Consumer, targets: list[RestoreTarget]) -> RestoreResult:
         seconds,
         total / max(seconds, 1e-9),
     )
-    return RestoreResult(total, seconds, ends)
+    return ends

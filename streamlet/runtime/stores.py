@@ -8,7 +8,7 @@ from pathlib import Path
 from streamlet.errors import StateError, StoreLockedError
 from streamlet.runtime.restore import RestoreTarget
 from streamlet.runtime.task import TaskStore
-from streamlet.state import BufferedStore, KeyValueStore, RocksDBStore
+from streamlet.state import BufferedStore, RocksDBStore
 from streamlet.topology.topology import SubTopology, Topology
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,5 @@ def task_stores(topology: Topology, targets: list[RestoreTarget]) -> dict[str, T
     """The typed view of each (restored) store partition."""
     out = {}
     for target in targets:
-        spec = topology.stores[target.store]
-        typed = KeyValueStore(target.buffered, spec.key_serde, spec.value_serde)
-        out[target.store] = TaskStore(spec, target.buffered, typed)
+        out[target.store] = TaskStore(topology.stores[target.store], target.buffered)
     return out

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from streamlet.config import ErrorPolicies, ErrorPolicy
@@ -20,10 +20,14 @@ from streamlet.errors import (
 from streamlet.record import Record
 from streamlet.runtime.compile import compile_subtopology
 from streamlet.runtime.userfn import Emit, Produce, user_error
+from streamlet.state.buffered import BufferedStore
+from streamlet.state.typed import KeyValueStore
 from streamlet.topology.nodes import ProcessorNode, SourceNode, StoreSpec
 from streamlet.topology.topology import SubTopology
 
 log = logging.getLogger(__name__)
+
+_Deserialize = Callable[[str, bytes | None], Any]
 
 
 def wall_clock_ms() -> int:
@@ -33,7 +37,6 @@ def wall_clock_ms() -> int:
 @dataclass
 class _Punctuator:
     interval_ms: int
-    kind: str
     callback: Callable[[int], None]
     node: str
     next_fire: int
@@ -44,8 +47,11 @@ class TaskStore:
     """A store partition owned by a task: the spec, the buffered bytes store and its typed view."""
 
     spec: StoreSpec
-    buffered: Any  # streamlet.state.BufferedStore
-    typed: Any  # streamlet.state.KeyValueStore
+    buffered: BufferedStore
+    typed: KeyValueStore[Any, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.typed = KeyValueStore(self.buffered, self.spec.key_serde, self.spec.value_serde)
 
 
 class Task:
@@ -63,7 +69,6 @@ class Task:
         request_commit: Callable[[], None],
         clock: Callable[[], int] | None = None,
     ) -> None:
-        self.sub = sub
         self.clock: Callable[[], int] = clock or wall_clock_ms
         self.partition = partition
         self.task_id = f"{sub.id}_{partition}"
@@ -78,12 +83,22 @@ class Task:
         self.stream_time = -1
         self.skipped = 0  # skipped or dead-lettered, committed
         self._skipped_pending = 0  # the same, in the open transaction
-        self._punctuators: list[_Punctuator] = []
+        self._stream_punctuators: list[_Punctuator] = []
+        self._wall_punctuators: list[_Punctuator] = []
         self._closers: list[Callable[[], None]] = []
         emits = compile_subtopology(sub, self)
-        # one lookup per record: the source node (serdes, extractor) and its compiled chain
-        self._inputs: dict[str, tuple[SourceNode, Emit]] = {
-            t: (n, emits[t]) for n in sub.sources() for t in n.topics
+        # one lookup per record: the source node, its bound deserializers (None: raw bytes)
+        # and its compiled chain
+        self._inputs: dict[str, tuple[SourceNode, _Deserialize | None, _Deserialize | None, Emit]]
+        self._inputs = {
+            t: (
+                n,
+                n.key_serde.deserialize if n.key_serde else None,
+                n.value_serde.deserialize if n.value_serde else None,
+                emits[t],
+            )
+            for n in sub.sources()
+            for t in n.topics
         }
 
     # -- TaskServices -------------------------------------------------------------------
@@ -96,8 +111,9 @@ class Task:
     def node_context(self, node: ProcessorNode, children: dict[str, Emit]) -> NodeContext:
         return NodeContext(self, node, children)
 
-    def add_punctuator(self, p: _Punctuator) -> None:
-        self._punctuators.append(p)
+    def add_punctuator(self, kind: str, p: _Punctuator) -> None:
+        kinds = {"stream_time": self._stream_punctuators, "wall_clock": self._wall_punctuators}
+        kinds[kind].append(p)
 
     def on_close(self, fn: Callable[[], None]) -> None:
         self._closers.append(fn)
@@ -106,15 +122,11 @@ class Task:
     def process(self, msg: Any) -> None:
         """Deserialize and run one consumed message through the chain."""
         topic, offset = msg.topic(), msg.offset()
-        source, emit = self._inputs[topic]
+        source, key_de, value_de, emit = self._inputs[topic]
         raw_key, raw_value = msg.key(), msg.value()
         try:
-            key = source.key_serde.deserialize(topic, raw_key) if source.key_serde else raw_key
-            value = (
-                source.value_serde.deserialize(topic, raw_value)
-                if source.value_serde
-                else raw_value
-            )
+            key = key_de(topic, raw_key) if key_de else raw_key
+            value = value_de(topic, raw_value) if value_de else raw_value
             ts = msg.timestamp()[1]
         except SerializationError as exc:
             self._locate(exc, topic, offset)
@@ -156,8 +168,8 @@ class Task:
                 offset=offset,
             ) from exc
         self.offsets[topic] = offset + 1
-        if self._punctuators:
-            self._punctuate("stream_time", self.stream_time)
+        if self._stream_punctuators:
+            self._punctuate(self._stream_punctuators, self.stream_time)
 
     def _locate(self, exc: StreamletError, topic: str, offset: int) -> None:
         exc.topic, exc.partition, exc.offset = topic, self.partition, offset
@@ -188,14 +200,12 @@ class Task:
         )
 
     def punctuate_wall_clock(self) -> None:
-        if self._punctuators:
-            self._punctuate("wall_clock", self.clock())
+        if self._wall_punctuators:
+            self._punctuate(self._wall_punctuators, self.clock())
 
-    def _punctuate(self, kind: str, now: int) -> None:
-        for p in self._punctuators:
-            if p.kind != kind or now < 0:
-                continue
-            if now >= p.next_fire:
+    def _punctuate(self, punctuators: list[_Punctuator], now: int) -> None:
+        for p in punctuators:
+            if now >= 0 and p.next_fire <= now:
                 missed = (now - p.next_fire) // p.interval_ms
                 p.next_fire += (missed + 1) * p.interval_ms
                 try:
@@ -206,20 +216,27 @@ class Task:
                     raise user_error(exc, p.node, p.callback) from exc
 
     # -- state --------------------------------------------------------------------------
-    def changelog_records(self) -> Iterator[tuple[str, bytes, bytes | None]]:
-        """(changelog topic, key, value-or-tombstone) of every pending store write."""
+    def produce_changelogs(self, timestamp: int) -> list[str]:
+        """Step 2: every pending store write (one per key) to its changelog; returns the
+        changelog topics written."""
+        written: list[str] = []
         for ts in self.stores.values():
-            if ts.spec.changelog and ts.buffered.has_pending():
+            changelog = ts.spec.changelog
+            if changelog and ts.buffered.has_pending():
                 for key, value in ts.buffered.pending().items():
-                    yield ts.spec.changelog, key, value
+                    self.produce(changelog, key, value, self.partition, timestamp, None)
+                written.append(changelog)
+        return written
 
-    def flush_stores(self, changelog_offsets: dict[str, int | None]) -> None:
-        """Step 5: the committed writes go to disk with the changelog offset they reflect."""
+    def flush_stores(self, end_offset: Callable[[str, int], int | None]) -> None:
+        """Step 5: the committed writes go to disk with the changelog offset they reflect,
+        ``end_offset(changelog, partition)``."""
         self.skipped += self._skipped_pending
         self._skipped_pending = 0
         for ts in self.stores.values():
             if ts.buffered.has_pending():
-                ts.buffered.flush(changelog_offsets.get(ts.spec.name))
+                changelog = ts.spec.changelog
+                ts.buffered.flush(end_offset(changelog, self.partition) if changelog else None)
 
     def discard(self) -> None:
         self._skipped_pending = 0
@@ -283,7 +300,7 @@ class NodeContext:
         # wall clock: one interval from now; stream time: as in Kafka Streams, aligned to
         # multiples of the interval since the epoch, so the first record fires it at once
         first = self._task.clock() + interval_ms if kind == "wall_clock" else 0
-        self._task.add_punctuator(_Punctuator(interval_ms, kind, callback, self._node.name, first))
+        self._task.add_punctuator(kind, _Punctuator(interval_ms, callback, self._node.name, first))
 
     def commit(self) -> None:
         self._task.request_commit()

@@ -62,12 +62,10 @@ def prepare_topics(
     if dead_letter_topic is not None:
         existing = admin.describe([dead_letter_topic])[dead_letter_topic]
         if existing is None:
-            admin.ensure_topic(dead_letter_topic, max(sub_parts.values()), {})
-            existing = admin.describe([dead_letter_topic])[dead_letter_topic]
-        assert existing is not None
-        counts[dead_letter_topic] = existing.partitions
+            partitions = max(sub_parts.values())
+            admin.ensure_topic(dead_letter_topic, partitions, {})
+        else:
+            partitions = existing.partitions
+        counts[dead_letter_topic] = partitions
     return counts
 
-
-def subtopology_partitions(topology: Topology, counts: dict[str, int]) -> dict[int, int]:
-    return {sub.id: counts[sub.source_topics[0]] for sub in topology.subtopologies}

@@ -122,19 +122,11 @@ class Worker:
         return put_back
 
     def _shutdown(self, clean: bool) -> None:
-        tasks = list(self._tasks.values())
         if clean:
-            self._commit(tasks)
-            self._committer.settle_offsets(tasks)
+            self._commit_final()
         else:
             self._abort_quietly()
-            for task in tasks:
-                task.discard()
-        for task in tasks:
-            self.skipped += task.skipped
-            task.close()
-        self._tasks.clear()
-        self._by_tp.clear()
+        self._close_all(clean=clean)
         try:
             self._consumer.close()  # leaves the group; on_revoke finds nothing left to do
         except Exception as exc:
@@ -184,7 +176,7 @@ class Worker:
                     next_commit = now + interval
                 self.ready.set()
             except ProducerFencedError:
-                self._close_tasks(list(self._tasks.values()), clean=False)
+                self._close_all(clean=False)
                 raise
             except TransactionError as exc:
                 now = time.monotonic()
@@ -238,14 +230,14 @@ class Worker:
         try:
             self._committer.abort()  # also tells a fenced producer from other fatal states
         except ProducerFencedError:
-            self._close_tasks(list(self._tasks.values()), clean=False)
+            self._close_all(clean=False)
             raise
         except TransactionError:
             fatal = True
         if fatal:
             self._committer.recreate_producer()
         partitions = [TopicPartition(t, p) for t, p in self._by_tp]
-        self._close_tasks(list(self._tasks.values()), clean=False)
+        self._close_all(clean=False)
         self._open_tasks(partitions)
         if partitions:
             committed = self._consumer.committed(partitions, timeout=30.0)
@@ -266,28 +258,23 @@ class Worker:
         if not self._tasks:
             return
         log.info("revoked %s: committing first", _fmt(partitions))
-        tasks = list(self._tasks.values())
         try:
-            self._commit(tasks)
-            self._committer.settle_offsets(tasks)
+            self._commit_final()
             clean = True
         except ProducerFencedError:
             self._abort_quietly()
-            self._close_tasks(tasks, clean=False)
+            self._close_all(clean=False)
             raise
         except TransactionError as exc:
             log.warning("commit on revocation failed: %s", exc)
-            if exc.fatal:
-                self._committer.recreate_producer()
-            else:
-                self._abort_quietly()
+            self._abort_quietly()  # re-creates the producer when it is in a fatal state
             clean = False
-        self._close_tasks(tasks, clean=clean)
+        self._close_all(clean=clean)
 
     def _on_lost(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
         log.warning("partitions lost %s: aborting, closing tasks dirty", _fmt(partitions))
         self._abort_quietly()
-        self._close_tasks(list(self._tasks.values()), clean=False)
+        self._close_all(clean=False)
 
     def _open_tasks(self, partitions: list[TopicPartition]) -> None:
         """Create the tasks of newly assigned partitions, restoring their stores first."""
@@ -305,8 +292,7 @@ class Worker:
         }
         logged = [t for targets in opened.values() for t in targets if t.changelog]
         if logged:
-            result = restore(self._restorer, logged)
-            for (topic, partition), end in result.end_offsets.items():
+            for (topic, partition), end in restore(self._restorer, logged).items():
                 self._committer.positions.set(topic, partition, end)
         for task_id, (sub, partition) in wanted.items():
             self._tasks[task_id] = Task(
@@ -323,15 +309,22 @@ class Worker:
             sub = self._sub_of_topic[tp.topic]
             self._by_tp[(tp.topic, tp.partition)] = self._tasks[f"{sub.id}_{tp.partition}"]
 
-    def _close_tasks(self, tasks: list[Task], *, clean: bool) -> None:
-        for task in tasks:
+    def _commit_final(self) -> None:
+        """Commit, then record the exact changelog end offsets (a clean close follows)."""
+        tasks = list(self._tasks.values())
+        self._commit(tasks)
+        self._committer.settle_offsets(tasks)
+
+    def _close_all(self, *, clean: bool) -> None:
+        """Close every task (the eager protocol revokes all partitions at once); a dirty close
+        drops the uncommitted writes first."""
+        for task in self._tasks.values():
             if not clean:
                 task.discard()
             self.skipped += task.skipped
             task.close()
-            self._tasks.pop(task.task_id, None)
-        closed = {id(t) for t in tasks}
-        self._by_tp = {k: t for k, t in self._by_tp.items() if id(t) not in closed}
+        self._tasks.clear()
+        self._by_tp.clear()
 
 
 def _fmt(partitions: list[TopicPartition]) -> str:

@@ -84,11 +84,7 @@ class TopologyTestDriver:
     def _new_task(self, sub: SubTopology) -> Task:
         stores: dict[str, TaskStore] = {}
         for name in sub.stores:
-            spec = self.topology.stores[name]
-            buffered = BufferedStore(MemoryStore(name))
-            stores[name] = TaskStore(
-                spec, buffered, KeyValueStore(buffered, spec.key_serde, spec.value_serde)
-            )
+            stores[name] = TaskStore(self.topology.stores[name], BufferedStore(MemoryStore(name)))
         return Task(
             sub,
             0,
@@ -245,14 +241,8 @@ class TopologyTestDriver:
 
     def _commit(self) -> None:
         for task in self._tasks:
-            for topic, key, value in task.changelog_records():
-                self._produce(topic, key, value, 0, self._now, None)
-            task.flush_stores(
-                {
-                    name: self._ends.get(ts.spec.changelog, 0) if ts.spec.changelog else None
-                    for name, ts in task.stores.items()
-                }
-            )
+            task.produce_changelogs(self._now)
+            task.flush_stores(lambda changelog, _partition: self._ends.get(changelog, 0))
         for message in self._open:
             self._queue(message.topic()).append(message)
         self._open.clear()
