@@ -68,4 +68,3 @@ def prepare_topics(
             partitions = existing.partitions
         counts[dead_letter_topic] = partitions
     return counts
-
