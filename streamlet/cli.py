@@ -5,13 +5,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
 from streamlet.app import App
-from streamlet.config import AppConfig
+from streamlet.config import AT_LEAST_ONCE, EXACTLY_ONCE_V2, AppConfig
 from streamlet.errors import StreamletError
 from streamlet.topology.topology import Topology
 
@@ -32,7 +31,11 @@ def _resolve(target: str) -> App | Topology:
     return locate(target)
 
 
-def _build_config(obj: App | Topology, opts: dict[str, Any]) -> AppConfig:
+def _topology(obj: App | Topology) -> Topology:
+    return obj.topology() if isinstance(obj, App) else obj
+
+
+def _build_config(obj: App | Topology, opts: dict[str, Any], extra: dict[str, str]) -> AppConfig:
     if isinstance(obj, App):
         cfg = obj.config
     else:
@@ -40,10 +43,9 @@ def _build_config(obj: App | Topology, opts: dict[str, Any]) -> AppConfig:
     changes: dict[str, Any] = {}
     for field in ("bootstrap_servers", "processing_guarantee", "commit_interval_ms", "state_dir"):
         if opts.get(field) is not None:
-            changes[field] = Path(opts[field]) if field == "state_dir" else opts[field]
-    if opts.get("application_id"):
+            changes[field] = opts[field]
+    if opts.get("application_id") and isinstance(obj, App):
         changes["application_id"] = opts["application_id"]
-    extra = _parse_config(opts.get("config") or ())
     if extra:
         changes["client_config"] = {**cfg.client_config, **extra}
     return dataclasses.replace(cfg, **changes) if changes else cfg
@@ -66,7 +68,7 @@ def main() -> None:
 )
 @click.option("--bootstrap-servers", help="Kafka bootstrap servers (overrides the App's).")
 @click.option("--application-id", help="Application id (needed for a bare Topology).")
-@click.option("--processing-guarantee", type=click.Choice(["exactly_once_v2", "at_least_once"]))
+@click.option("--processing-guarantee", type=click.Choice([EXACTLY_ONCE_V2, AT_LEAST_ONCE]))
 @click.option("--commit-interval-ms", type=click.IntRange(min=1))
 @click.option("--state-dir", type=click.Path(file_okay=False))
 @click.option(
@@ -89,7 +91,7 @@ def run(target: str, workers: int, worker_index: int, log_level: str, **opts: An
         level=log_level.upper(),
         format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
     )
-    _parse_config(opts.get("config") or ())  # fail fast on malformed pairs
+    extra = _parse_config(opts.get("config") or ())  # fails fast on malformed pairs
     if workers > 1:
         from streamlet.runtime.supervisor import supervise
 
@@ -104,8 +106,8 @@ def run(target: str, workers: int, worker_index: int, log_level: str, **opts: An
         sys.exit(supervise([[*base, "--worker-index", str(i)] for i in range(workers)]))
     try:
         obj = _resolve(target)
-        cfg = _build_config(obj, opts)
-        topology = obj.topology() if isinstance(obj, App) else obj
+        cfg = _build_config(obj, opts, extra)
+        topology = _topology(obj)
         from streamlet.runtime.worker import Worker
 
         Worker(topology, cfg, worker_index).run()
@@ -119,8 +121,7 @@ def run(target: str, workers: int, worker_index: int, log_level: str, **opts: An
 def describe(target: str) -> None:
     """Print TARGET's topology: sub-topologies, sources, processors, stores, sinks."""
     try:
-        obj = _resolve(target)
-        topology = obj.topology() if isinstance(obj, App) else obj
+        topology = _topology(_resolve(target))
     except StreamletError as exc:
         click.echo(f"streamlet: {type(exc).__name__}: {exc}", err=True)
         sys.exit(1)

@@ -15,7 +15,8 @@ from streamlet.errors import ConfigError
 EXACTLY_ONCE_V2 = "exactly_once_v2"
 AT_LEAST_ONCE = "at_least_once"
 _GUARANTEES = (EXACTLY_ONCE_V2, AT_LEAST_ONCE)
-_ID = re.compile(r"[A-Za-z0-9._-]+")
+# what may appear in a Kafka topic name: application ids and the names that derive topics
+TOPIC_NAME_PART = re.compile(r"[A-Za-z0-9._-]+")
 # Kafka Streams' defaults: 100 ms under exactly-once, 30 s under at-least-once.
 _DEFAULT_COMMIT_MS = {EXACTLY_ONCE_V2: 100, AT_LEAST_ONCE: 30_000}
 
@@ -59,7 +60,9 @@ class AppConfig:
     repartition_purge_interval_ms: int = 30_000
 
     def __post_init__(self) -> None:
-        if not isinstance(self.application_id, str) or not _ID.fullmatch(self.application_id):
+        if not isinstance(self.application_id, str) or not TOPIC_NAME_PART.fullmatch(
+            self.application_id
+        ):
             raise ConfigError(
                 f"application_id {self.application_id!r} must use only letters, digits, "
                 "'.', '_' and '-': it prefixes topic names"

@@ -28,10 +28,7 @@ from streamlet.topology.topology import SubTopology
 
 def compile_subtopology(sub: SubTopology, task: TaskServices) -> dict[str, Emit]:
     """``source topic -> emit`` for the task's sub-topology."""
-    children: dict[str, list[Node]] = {}
-    for node in sub.nodes:
-        for parent in node.parents:
-            children.setdefault(parent, []).append(node)
+    children = sub.children()
     built: dict[str, Emit] = {}
     for node in reversed(sub.nodes):
         kids = {c.name: built[c.name] for c in children.get(node.name, [])}

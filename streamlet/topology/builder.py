@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from streamlet.config import TOPIC_NAME_PART
 from streamlet.errors import TopologyError
 from streamlet.serde import Serde
 from streamlet.topology.nodes import (
@@ -19,7 +19,6 @@ from streamlet.topology.nodes import (
 )
 from streamlet.topology.topology import Topology, build_topology
 
-_NAME = re.compile(r"[A-Za-z0-9._-]+")
 # Repartition records are deleted by the app once every reader committed past them, never by
 # time: records carry their event time, and old event times would expire before being read.
 # Small segments let those deletions free disk soon.
@@ -53,7 +52,7 @@ class TopologyBuilder:
                 f"{what} needs a name= : internal topics and stores derive from it, "
                 "so that changing the topology later never orphans state"
             )
-        if not _NAME.fullmatch(name):
+        if not TOPIC_NAME_PART.fullmatch(name):
             raise TopologyError(f"{what} name {name!r} may only use letters, digits, '.', '_', '-'")
         return name
 
@@ -99,7 +98,6 @@ class TopologyBuilder:
         *,
         name: str | None = None,
         stores: Sequence[str] = (),
-        sinks: Sequence[str] = (),
     ) -> str:
         return self.add(
             ProcessorNode(
@@ -108,7 +106,6 @@ class TopologyBuilder:
                 op=op,
                 fn=fn,
                 stores=tuple(stores),
-                sinks=tuple(sinks),
             )
         )
 

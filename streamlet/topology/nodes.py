@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from streamlet.serde import Serde
@@ -56,7 +56,6 @@ class ProcessorNode(Node):
     op: str = ""
     fn: Any = None
     stores: tuple[str, ...] = ()
-    sinks: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)

@@ -112,8 +112,7 @@ class Stream:
         value_serde: Serde[Any] | None = None,
     ) -> Stream:
         """Write through ``<app>-<name>-repartition`` so records are partitioned by key."""
-        ks = key_serde or self.key_serde or Json()
-        vs = value_serde or self.value_serde or Json()
+        ks, vs = self._serdes(key_serde, value_serde)
         node = self._builder.add_repartition(self.node, name, ks, vs, partitions)
         return Stream(self._builder, node, ks, vs)
 
@@ -127,13 +126,14 @@ class Stream:
         name: str | None = None,
     ) -> None:
         self._builder.add_sink(
-            self.node,
-            topic,
-            key_serde or self.key_serde or Json(),
-            value_serde or self.value_serde or Json(),
-            partitioner,
-            name=name,
+            self.node, topic, *self._serdes(key_serde, value_serde), partitioner, name=name
         )
+
+    def _serdes(
+        self, key_serde: Serde[Any] | None = None, value_serde: Serde[Any] | None = None
+    ) -> tuple[Serde[Any], Serde[Any]]:
+        """The serdes given, else the stream's own, else JSON."""
+        return key_serde or self.key_serde or Json(), value_serde or self.value_serde or Json()
 
     # -- grouping -------------------------------------------------------------------------
     def _require_partitioned(self, what: str) -> None:
@@ -148,12 +148,7 @@ class Stream:
         self, *, key_serde: Serde[Any] | None = None, value_serde: Serde[Any] | None = None
     ) -> GroupedStream:
         self._require_partitioned("group_by_key()")
-        return GroupedStream(
-            self._builder,
-            self.node,
-            key_serde or self.key_serde or Json(),
-            value_serde or self.value_serde or Json(),
-        )
+        return GroupedStream(self._builder, self.node, *self._serdes(key_serde, value_serde))
 
     def group_by(
         self,
@@ -168,22 +163,16 @@ class Stream:
         self._builder.require_name(name, "group_by")
         keyed = self.select_key(fn)
         moved = keyed.repartition(
-            name,
-            partitions=partitions,
-            key_serde=key_serde,
-            value_serde=value_serde or self.value_serde,
+            name, partitions=partitions, key_serde=key_serde, value_serde=value_serde
         )
-        return GroupedStream(
-            self._builder, moved.node, moved.key_serde or Json(), moved.value_serde or Json()
-        )
+        return GroupedStream(self._builder, moved.node, *moved._serdes())
 
     def to_table(self, name: str, *, value_serde: Serde[Any] | None = None) -> Table:
         """Materialize the latest value per key in the store ``name``."""
         self._require_partitioned("to_table()")
         b = self._builder
         b.require_name(name, "to_table")
-        ks = self.key_serde or Json()
-        vs = value_serde or self.value_serde or Json()
+        ks, vs = self._serdes(value_serde=value_serde)
         b.add_store(name, ks, vs)
         node = b.add_processor("table_source", [self.node], name=name, stores=(name,))
         return Table(b, node, ks, vs, name)

@@ -29,6 +29,14 @@ class SubTopology:
     def sources(self) -> list[SourceNode]:
         return [n for n in self.nodes if isinstance(n, SourceNode)]
 
+    def children(self) -> dict[str, list[Node]]:
+        """Node name -> the nodes it feeds, in topological order."""
+        out: dict[str, list[Node]] = {}
+        for node in self.nodes:
+            for parent in node.parents:
+                out.setdefault(parent, []).append(node)
+        return out
+
 
 @dataclass(frozen=True)
 class Topology:
@@ -55,14 +63,14 @@ class Topology:
         lines = [f"Topology: {self.application_id}"]
         for sub in self.subtopologies:
             lines.append(f"  Sub-topology: {sub.id}")
-            children = _children(sub.nodes)
+            children = sub.children()
             for node in sub.nodes:
                 lines.append(f"    {_label(node)}")
                 if isinstance(node, ProcessorNode) and node.stores:
                     lines.append(f"      stores: [{', '.join(node.stores)}]")
                 kids = children.get(node.name, [])
                 if kids:
-                    lines.append(f"      --> {', '.join(kids)}")
+                    lines.append(f"      --> {', '.join(k.name for k in kids)}")
                 if node.parents:
                     lines.append(f"      <-- {', '.join(node.parents)}")
         if self.stores:
@@ -85,14 +93,6 @@ def _label(node: Node) -> str:
         return f"Sink: {node.name} (topic: {node.topic})"
     assert isinstance(node, ProcessorNode)
     return f"Processor: {node.name} ({node.op})"
-
-
-def _children(nodes: tuple[Node, ...]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for node in nodes:
-        for parent in node.parents:
-            out.setdefault(parent, []).append(node.name)
-    return out
 
 
 def build_topology(
