@@ -40,8 +40,6 @@ class _Simple(Generic[T]):
             return None
         try:
             return self._to_bytes(value)
-        except SerializationError:
-            raise
         except Exception as exc:
             raise SerializationError(
                 f"{type(self).__name__} cannot serialize {type(value).__name__} value: {exc}",
@@ -53,8 +51,6 @@ class _Simple(Generic[T]):
             return None
         try:
             return self._from_bytes(data)
-        except SerializationError:
-            raise
         except Exception as exc:
             raise SerializationError(
                 f"{type(self).__name__} cannot deserialize {len(data)} bytes: {exc}", topic=topic

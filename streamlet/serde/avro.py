@@ -171,6 +171,7 @@ class Avro:
                 self._record_name = str(self._parsed["name"])
             self.subject("")  # a record strategy without a named schema is a ConfigError
         self._ids: dict[str, int] = {}
+        self._id_of_topic: dict[str, int] = {}  # serialize's lock-free fast path
         self._writers: dict[int, Any] = {}
         self._lock = threading.Lock()
 
@@ -229,12 +230,14 @@ class Avro:
         """``value`` in the wire format; None for None; ``SerializationError`` on failure."""
         if value is None:
             return None
-        try:
-            schema_id = self.register(topic)
-        except SerializationError:
-            raise
-        except StreamletError as exc:  # refused as incompatible, or an invalid schema
-            raise SerializationError(exc.message, topic=topic) from exc
+        schema_id = self._id_of_topic.get(topic)
+        if schema_id is None:
+            try:
+                schema_id = self._id_of_topic[topic] = self.register(topic)
+            except SerializationError:
+                raise
+            except StreamletError as exc:  # refused as incompatible, or an invalid schema
+                raise SerializationError(exc.message, topic=topic) from exc
         out = io.BytesIO()
         out.write(_HEADER.pack(_MAGIC, schema_id))
         try:
