@@ -47,12 +47,6 @@ def _reap_workers() -> Iterator[None]:
     WorkerProcess.live.clear()
 
 
-@pytest.fixture
-def spawned() -> list[object]:
-    """Kept for tests that track their workers; the autouse reaper kills leftovers anyway."""
-    return []
-
-
 @pytest.fixture(scope="session")
 def bootstrap() -> str:
     """The bootstrap address of the real broker; an error (never a skip) when there is none."""
@@ -71,17 +65,15 @@ def unique() -> Callable[[str], str]:
 
 
 @pytest.fixture
-def make_topics(bootstrap: str, unique: Callable[[str], str]) -> Iterator[Callable[..., str]]:
+def make_topics(bootstrap: str, unique: Callable[[str], str]) -> Callable[..., str]:
     """Create a uniquely named topic: ``make_topics("input", partitions=4) -> name``."""
     from streamlet.kafka.admin import Admin
 
     admin = Admin(bootstrap)
-    created: list[str] = []
 
     def make(stem: str, partitions: int = 1, config: dict[str, str] | None = None) -> str:
         name = unique(stem)
         admin.ensure_topic(name, partitions, config or {})
-        created.append(name)
         return name
 
-    yield make
+    return make

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -16,6 +19,8 @@ from typing import Any, ClassVar
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from streamlet.kafka.admin import Admin
+
+from apps import value_json
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -241,3 +246,72 @@ def key_for_partition(partition: int, partitions: int, prefix: str = "k") -> byt
         if murmur2_partition(key, partitions) == partition:
             return key
     raise AssertionError("no key found")
+
+
+class Feeder(threading.Thread):
+    """Produces records in batches at a steady ``rate`` (records/s) until stopped, through an
+    idempotent producer; a subclass says what record ``n`` is in ``feed(n)``."""
+
+    batch = 10
+
+    def __init__(self, bootstrap: str, rate: int) -> None:
+        super().__init__(daemon=True)
+        self.producer = producer(bootstrap, **{"enable.idempotence": True})
+        self._rate = rate
+        self._halt = threading.Event()
+        self.count = 0
+
+    def feed(self, n: int) -> None:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            for _ in range(self.batch):
+                self.feed(self.count)
+                self.count += 1
+            self.producer.poll(0)
+            time.sleep(self.batch / self._rate)
+        assert self.producer.flush(30) == 0
+
+    def stop(self) -> int:
+        """Stop, deliver what was produced, and return how many records were."""
+        self._halt.set()
+        self.join(60)
+        return self.count
+
+
+class InputFeeder(Feeder):
+    """``{"seq": n}`` under 97 rotating keys."""
+
+    def __init__(self, bootstrap: str, topic: str, rate: int) -> None:
+        super().__init__(bootstrap, rate)
+        self._topic = topic
+
+    def feed(self, n: int) -> None:
+        self.producer.produce(self._topic, value_json(n), f"key-{n % 97}".encode())
+
+
+class RandomFeeder(Feeder):
+    """``{"value": 0..999}`` under one of ``keys`` random keys, reproducible from ``seed``."""
+
+    batch = 20
+
+    def __init__(self, bootstrap: str, topic: str, rate: int, seed: int, keys: int = 2000) -> None:
+        super().__init__(bootstrap, rate)
+        self._topic, self._rng, self._keys = topic, random.Random(seed), keys
+
+    def feed(self, n: int) -> None:
+        key = f"key-{self._rng.randrange(self._keys)}".encode()
+        value = json.dumps({"value": self._rng.randrange(1000)}).encode()
+        self.producer.produce(self._topic, value, key)
+
+
+def wait_for_progress(bootstrap: str, topic: str, worker: WorkerProcess) -> None:
+    """Until ``topic`` grows (committed or not) while ``worker`` lives; at most 60 s."""
+    admin = Admin(bootstrap)
+    before = sum(admin.end_offsets(topic, committed_only=False).values())
+    deadline = time.monotonic() + 60
+    while sum(admin.end_offsets(topic, committed_only=False).values()) <= before:
+        assert worker.alive(), worker.output()
+        assert time.monotonic() < deadline, "worker made no progress:\n" + worker.output()
+        time.sleep(0.1)

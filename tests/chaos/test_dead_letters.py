@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -27,7 +26,15 @@ from apps_dlq import (
     json_value,
     source_names,
 )
-from support import Msg, assert_no_open_transactions, by_partition, producer, read_all
+from support import (
+    FAST_GROUP,
+    Feeder,
+    Msg,
+    assert_no_open_transactions,
+    by_partition,
+    read_all,
+    wait_for_progress,
+)
 
 PARTITIONS = 3
 KILLS = 4
@@ -42,49 +49,25 @@ class Sent:
     bad: bool
 
 
-class MixedFeeder(threading.Thread):
+class MixedFeeder(Feeder):
     """Produces seq n to both input topics at a steady rate until stopped; 1% of each is bad.
     Keys are unique (``j-<n>``, ``a-<n>``), so a record is found again by its key."""
 
     def __init__(self, bootstrap: str, json_in: str, avro_in: str) -> None:
-        super().__init__(daemon=True)
-        self._producer = producer(bootstrap, **{"enable.idempotence": True})
+        super().__init__(bootstrap, RATE)
         self._json_in, self._avro_in = json_in, avro_in
-        self._stop_event = threading.Event()
         self.sent: dict[bytes, Sent] = {}
 
-    def run(self) -> None:
-        n = 0
-        while not self._stop_event.is_set():
-            for _ in range(10):
-                json_bad, avro_bad = n % 100 == JSON_BAD, n % 100 == AVRO_BAD
-                value = bad_json_value(n) if json_bad else json_value(n)
-                self._send(self._json_in, f"j-{n}".encode(), value, Sent("json", n, json_bad))
-                value = avro_value(n, UNKNOWN_SCHEMA_ID) if avro_bad else avro_value(n)
-                self._send(self._avro_in, f"a-{n}".encode(), value, Sent("avro", n, avro_bad))
-                n += 1
-            self._producer.poll(0)
-            time.sleep(10 / RATE)
-        assert self._producer.flush(30) == 0
+    def feed(self, n: int) -> None:
+        json_bad, avro_bad = n % 100 == JSON_BAD, n % 100 == AVRO_BAD
+        value = bad_json_value(n) if json_bad else json_value(n)
+        self._send(self._json_in, f"j-{n}".encode(), value, Sent("json", n, json_bad))
+        value = avro_value(n, UNKNOWN_SCHEMA_ID) if avro_bad else avro_value(n)
+        self._send(self._avro_in, f"a-{n}".encode(), value, Sent("avro", n, avro_bad))
 
     def _send(self, topic: str, key: bytes, value: bytes, sent: Sent) -> None:
-        self._producer.produce(topic, value, key)
+        self.producer.produce(topic, value, key)
         self.sent[key] = sent
-
-    def stop(self) -> dict[bytes, Sent]:
-        self._stop_event.set()
-        self.join(60)
-        return self.sent
-
-
-def _wait_for_progress(bootstrap: str, topic: str, worker: DlqWorker) -> None:
-    admin = Admin(bootstrap)
-    before = sum(admin.end_offsets(topic, committed_only=False).values())
-    deadline = time.monotonic() + 60
-    while sum(admin.end_offsets(topic, committed_only=False).values()) <= before:
-        assert worker.alive(), worker.output()
-        assert time.monotonic() < deadline, "worker made no progress:\n" + worker.output()
-        time.sleep(0.1)
 
 
 def _wait_for_open_transaction(bootstrap: str, topic: str, worker: DlqWorker) -> None:
@@ -119,17 +102,15 @@ def test_dead_letter_under_sigkill_routes_each_bad_record_exactly_once(
         "COMMIT_MS": "1500",
         "STATE_DIR": str(tmp_path / "state"),
         "POLICY": "dead_letter",
-        "CONFIG": "session.timeout.ms=6000,heartbeat.interval.ms=500",
+        "CONFIG": FAST_GROUP,
     }
     sources = source_names(build_mixed(env))
     feeder = MixedFeeder(bootstrap, json_in, avro_in)
     feeder.start()
     rng = random.Random(11)
-    workers: list[DlqWorker] = []
     for i in range(KILLS):
         worker = DlqWorker("mixed", env, tmp_path / f"worker-{i}.log")
-        workers.append(worker)
-        _wait_for_progress(bootstrap, out, worker)
+        wait_for_progress(bootstrap, out, worker)
         if i % 2 == 0:
             # right after a dead letter was written into the open transaction
             _wait_for_open_transaction(bootstrap, dlq, worker)
@@ -140,7 +121,8 @@ def test_dead_letter_under_sigkill_routes_each_bad_record_exactly_once(
         worker.kill()
     while sum(s.bad for s in list(feeder.sent.values())) < 24:  # enough bad records of both kinds
         time.sleep(0.2)
-    sent = feeder.stop()
+    feeder.stop()
+    sent = feeder.sent
     final = DlqWorker("mixed", env, tmp_path / "worker-final.log")
     good = {k: s for k, s in sent.items() if not s.bad}
     bad = {k: s for k, s in sent.items() if s.bad}

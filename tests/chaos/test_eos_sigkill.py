@@ -5,53 +5,24 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from streamlet.kafka.admin import Admin
 
-from apps import value_json
 from support import (
     FAST_GROUP,
+    InputFeeder,
     WorkerProcess,
     assert_no_open_transactions,
     by_partition,
-    producer,
     read_all,
+    wait_for_progress,
     worker_env,
 )
 
 PARTITIONS = 3
-
-
-class InputFeeder(threading.Thread):
-    """Produces ``{"seq": n}`` records at a steady rate until stopped; remembers them."""
-
-    def __init__(self, bootstrap: str, topic: str, rate: int) -> None:
-        super().__init__(daemon=True)
-        self._producer = producer(bootstrap, **{"enable.idempotence": True})
-        self._topic = topic
-        self._rate = rate
-        self._stop_event = threading.Event()
-        self.sent = 0
-
-    def run(self) -> None:
-        interval = 1.0 / self._rate * 10
-        while not self._stop_event.is_set():
-            for _ in range(10):
-                key = f"key-{self.sent % 97}".encode()
-                self._producer.produce(self._topic, value_json(self.sent), key)
-                self.sent += 1
-            self._producer.poll(0)
-            time.sleep(interval)
-        assert self._producer.flush(30) == 0
-
-    def stop(self) -> int:
-        self._stop_event.set()
-        self.join(60)
-        return self.sent
 
 
 def _env(
@@ -92,7 +63,7 @@ def run_with_kills(
         worker = WorkerProcess("echo", env, tmp_path / f"worker-{i}.log")
         workers.append(worker)
         started = time.monotonic()
-        _wait_for_progress(bootstrap, out, worker)
+        wait_for_progress(bootstrap, out, worker)
         if i > 0:  # started right after the previous SIGKILL
             resumed.append(time.monotonic() - started)
         # the commit interval is 1.5 s: a kill 0.3-2.5 s after progress lands mid-transaction
@@ -104,16 +75,6 @@ def run_with_kills(
     final = WorkerProcess("echo", env, tmp_path / "worker-final.log")
     workers.append(final)
     return src, out, app_id, sent, workers
-
-
-def _wait_for_progress(bootstrap: str, topic: str, worker: WorkerProcess) -> None:
-    admin = Admin(bootstrap)
-    before = sum(admin.end_offsets(topic, committed_only=False).values())
-    deadline = time.monotonic() + 60
-    while sum(admin.end_offsets(topic, committed_only=False).values()) <= before:
-        assert worker.alive(), worker.output()
-        assert time.monotonic() < deadline, "worker made no progress:\n" + worker.output()
-        time.sleep(0.1)
 
 
 def verify_exactly_once(

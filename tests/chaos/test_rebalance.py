@@ -8,8 +8,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from support import WorkerProcess, assert_no_open_transactions, by_partition, read_all
-from test_eos_sigkill import InputFeeder, _env, _wait_for_progress
+from support import (
+    InputFeeder,
+    WorkerProcess,
+    assert_no_open_transactions,
+    by_partition,
+    read_all,
+    wait_for_progress,
+)
+from test_eos_sigkill import _env
 
 
 def test_join_and_graceful_leave_keep_exactly_once(
@@ -28,7 +35,7 @@ def test_join_and_graceful_leave_keep_exactly_once(
     feeder.start()
     a = WorkerProcess("echo", env("a"), tmp_path / "a.log")
     b = WorkerProcess("echo", env("b"), tmp_path / "b.log")
-    _wait_for_progress(bootstrap, out, a)
+    wait_for_progress(bootstrap, out, a)
     time.sleep(3)
     c = WorkerProcess("echo", env("c"), tmp_path / "c.log")  # joins mid-stream
     time.sleep(4)

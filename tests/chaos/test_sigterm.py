@@ -8,8 +8,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from support import WorkerProcess, assert_no_open_transactions, by_partition, read_all
-from test_eos_sigkill import PARTITIONS, InputFeeder, _env, _wait_for_progress
+from support import (
+    InputFeeder,
+    WorkerProcess,
+    assert_no_open_transactions,
+    by_partition,
+    read_all,
+    wait_for_progress,
+)
+from test_eos_sigkill import PARTITIONS, _env
 
 COMMIT_MS = 500
 
@@ -36,7 +43,7 @@ def test_sigterm_commits_and_exits_cleanly(
     stop_times = []
     for i in range(3):
         worker = WorkerProcess("echo", env, tmp_path / f"worker-{i}.log")
-        _wait_for_progress(bootstrap, out, worker)
+        wait_for_progress(bootstrap, out, worker)
         time.sleep(1.0)
         started = time.monotonic()
         assert worker.terminate(timeout=30) == 0, worker.output()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,45 +20,21 @@ from pathlib import Path
 from streamlet.kafka.admin import Admin
 
 from support import (
+    FAST_GROUP,
+    RandomFeeder,
     WorkerProcess,
     assert_no_open_transactions,
     by_partition,
-    producer,
     read_all,
+    wait_for_progress,
+    worker_env,
 )
-from test_eos_sigkill import _wait_for_progress
 
 PARTITIONS = 3
-KEYS = 2000
 
 
 def _i64(b: bytes | None) -> int:
     return int.from_bytes(b or b"", "big", signed=True)
-
-
-class RandomFeeder(threading.Thread):
-    def __init__(self, bootstrap: str, topic: str, rate: int, seed: int) -> None:
-        super().__init__(daemon=True)
-        self._p = producer(bootstrap, **{"enable.idempotence": True})
-        self._topic, self._rate, self._rng = topic, rate, random.Random(seed)
-        self._halt = threading.Event()
-        self.sent = 0
-
-    def run(self) -> None:
-        while not self._halt.is_set():
-            for _ in range(20):
-                key = f"key-{self._rng.randrange(KEYS)}".encode()
-                value = json.dumps({"value": self._rng.randrange(1000)}).encode()
-                self._p.produce(self._topic, value, key)
-                self.sent += 1
-            self._p.poll(0)
-            time.sleep(20 / self._rate)
-        assert self._p.flush(30) == 0
-
-    def stop(self) -> int:
-        self._halt.set()
-        self.join(60)
-        return self.sent
 
 
 def test_state_is_the_fold_of_committed_input_after_sigkills(
@@ -73,9 +48,7 @@ def test_state_is_the_fold_of_committed_input_after_sigkills(
         admin.ensure_topic(f"{out}-{suffix}", PARTITIONS, {})
     app_id = unique("state")
     state = tmp_path / "state"
-    env = {"APP_ID": app_id, "IN": src, "OUT": out, "BOOTSTRAP": bootstrap,
-           "COMMIT_MS": "1500", "STATE_DIR": str(state),
-           "CONFIG": "session.timeout.ms=6000,heartbeat.interval.ms=500"}
+    env = worker_env(bootstrap, app_id, src, out, state, commit_ms=1500, config=FAST_GROUP)
     feeder = RandomFeeder(bootstrap, src, rate=1500, seed=11)
     feeder.start()
     rng = random.Random(3)
@@ -86,7 +59,7 @@ def test_state_is_the_fold_of_committed_input_after_sigkills(
             shutil.rmtree(state, ignore_errors=True)
         worker = WorkerProcess("stateful", env, tmp_path / f"worker-{i}.log")
         started = time.monotonic()
-        _wait_for_progress(bootstrap, f"{out}-sums", worker)
+        wait_for_progress(bootstrap, f"{out}-sums", worker)
         resumed.append(time.monotonic() - started)
         time.sleep(rng.uniform(0.3, 2.5))
         assert worker.alive(), worker.output()

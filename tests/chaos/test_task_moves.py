@@ -26,12 +26,17 @@ from streamlet.kafka.admin import Admin
 from streamlet.state import RocksDBStore
 
 from apps_state import StateWorker
-from support import Msg, WorkerProcess, assert_no_open_transactions
-from test_stateful_eos import RandomFeeder
+from support import (
+    FAST_GROUP,
+    Msg,
+    RandomFeeder,
+    WorkerProcess,
+    assert_no_open_transactions,
+    worker_env,
+)
 
 PARTITIONS = 4
 STORES = ("counts", "sums")
-CONFIG = "session.timeout.ms=6000,heartbeat.interval.ms=500"
 _RESTORED = re.compile(r"streamlet\.runtime\.restore: restored \d+ records \((\d+) distinct-key writes\) in")
 _RESTORING = re.compile(r"restoring (\d+) store partitions, up to (\d+) changelog records")
 
@@ -213,7 +218,6 @@ def test_state_is_correct_after_every_task_move(
     make_topics: Callable[..., str],
     unique: Callable[[str], str],
     tmp_path: Path,
-    spawned: list[WorkerProcess],
 ) -> None:
     started = time.monotonic()
     src = make_topics("in", partitions=PARTITIONS)
@@ -227,19 +231,12 @@ def test_state_is_correct_after_every_task_move(
     def env(name: str) -> dict[str, str]:
         # client.id orders the members, so the range assignor gives a the low partitions and
         # b the high ones on every rebalance: b gets back the very tasks whose state it kept
-        return {
-            "APP_ID": app_id,
-            "IN": src,
-            "OUT": out,
-            "BOOTSTRAP": bootstrap,
-            "COMMIT_MS": "1000",
-            "STATE_DIR": str(tmp_path / name),
-            "CONFIG": f"{CONFIG},client.id=moves-{name}",
-        }
+        config = f"{FAST_GROUP},client.id=moves-{name}"
+        state = tmp_path / name
+        return worker_env(bootstrap, app_id, src, out, state, commit_ms=1000, config=config)
 
     def start(name: str, i: int) -> WorkerProcess:
-        spawned.append(StateWorker("count_sum", env(name), tmp_path / f"{name}-{i}.log"))
-        return spawned[-1]
+        return StateWorker("count_sum", env(name), tmp_path / f"{name}-{i}.log")
 
     feeder = RandomFeeder(bootstrap, src, rate=800, seed=5)
     feeder.start()

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from streamlet.kafka.admin import Admin
 
+from support import produce, read_all
 
-def _drain(bootstrap: str, topic: str, isolation: str) -> list[bytes]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"drain-{uuid.uuid4().hex}",
-            "isolation.level": isolation,
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.assign([TopicPartition(topic, 0, 0)])
-    values: list[bytes] = []
-    idle = 0
-    while idle < 6:
-        batch = consumer.consume(num_messages=100, timeout=0.5)
-        idle = 0 if batch else idle + 1
-        values.extend(m.value() for m in batch if m.error() is None)
-    consumer.close()
-    return values
+
+def _drain(bootstrap: str, topic: str, isolation: str) -> list[bytes | None]:
+    msgs = read_all(bootstrap, topic, committed=isolation == "read_committed", idle=3.0)
+    return [m.value for m in msgs]
 
 
 def test_transactions_show_only_committed_records_to_read_committed(
@@ -62,10 +47,7 @@ def test_send_offsets_to_transaction_commits_group_offsets(
     source = make_topics("src")
     sink = make_topics("sink")
     group = unique("group")
-    seed = Producer({"bootstrap.servers": bootstrap})
-    for i in range(5):
-        seed.produce(source, f"v{i}".encode())
-    seed.flush(30)
+    produce(bootstrap, source, [(None, f"v{i}".encode()) for i in range(5)])
 
     consumer = Consumer(
         {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
@@ -31,15 +32,13 @@ def _low_watermarks(bootstrap: str, topic: str, partitions: int) -> dict[int, in
 
 
 def test_repartition_keeps_old_events_and_deletes_committed_records(
-    bootstrap: str, tmp_path: Path
+    bootstrap: str, make_topics: Callable[..., str], unique: Callable[[str], str], tmp_path: Path
 ) -> None:
-    tag = uuid.uuid4().hex[:8]
-    admin = Admin(bootstrap)
-    src, out = f"purge-in-{tag}", f"purge-out-{tag}"
     keep = {"retention.ms": "-1"}  # the user's own topics: else the broker expires 2001
-    admin.ensure_topic(src, 2, keep)
-    admin.ensure_topic(out, 2, keep)
-    app_id = f"purge-{tag}"
+    src = make_topics("purge-in", partitions=2, config=keep)
+    out = make_topics("purge-out", partitions=2, config=keep)
+    app_id = unique("purge")
+    admin = Admin(bootstrap)
     app = sl.App(
         app_id,
         bootstrap_servers=bootstrap,

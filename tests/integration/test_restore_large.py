@@ -21,7 +21,7 @@ from streamlet.kafka.admin import Admin
 from streamlet.state import RocksDBStore
 
 from apps_state import StateWorker
-from support import WorkerProcess, assert_no_open_transactions, producer
+from support import WorkerProcess, assert_no_open_transactions, producer, worker_env
 
 KEYS = 1_000_000
 PARTITIONS = 4
@@ -94,7 +94,6 @@ def test_restore_large_store_on_fresh_worker(
     make_topics: Callable[..., str],
     unique: Callable[[str], str],
     tmp_path: Path,
-    spawned: list[WorkerProcess],
 ) -> None:
     started = time.monotonic()
     src = make_topics("in", partitions=PARTITIONS)
@@ -103,15 +102,8 @@ def test_restore_large_store_on_fresh_worker(
     admin = Admin(bootstrap)
 
     def env(state: str) -> dict[str, str]:
-        return {
-            "APP_ID": app_id,
-            "IN": src,
-            "OUT": "unused",
-            "BOOTSTRAP": bootstrap,
-            "COMMIT_MS": "1000",
-            "STATE_DIR": str(tmp_path / state),
-            "STORE": STORE,
-        }
+        state_dir = tmp_path / state
+        return worker_env(bootstrap, app_id, src, "unused", state_dir, commit_ms=1000, STORE=STORE)
 
     produce_s = _produce_keys(bootstrap, src)
     ends = admin.end_offsets(src, committed_only=False)
@@ -119,7 +111,6 @@ def test_restore_large_store_on_fresh_worker(
 
     # build: materialize every key (store + changelog) under exactly-once
     builder = StateWorker("table", env("build"), tmp_path / "build.log")
-    spawned.append(builder)
     _wait(
         lambda: admin.committed_offsets(app_id, src) == ends,
         builder,
@@ -135,7 +126,6 @@ def test_restore_large_store_on_fresh_worker(
     # restore: a fresh worker, an empty state dir
     spawned_at = time.monotonic()
     fresh = StateWorker("table", env("fresh"), tmp_path / "fresh.log")
-    spawned.append(fresh)
     _wait(
         lambda: _RESTORED.search(fresh.output()) is not None, fresh, 120, "no restoration finished"
     )

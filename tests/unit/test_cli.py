@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
-import textwrap
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -30,25 +27,6 @@ app.stream("orders").filter(lambda _k, v: v is not None, name="drop-nulls").to("
 app.stream("payments").group_by_key().count("payment-counts")
 topology = app.topology()
 """
-
-
-@pytest.fixture
-def make_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeModule]:
-    """``make_module(source) -> unique module name`` in the cwd, which is ``tmp_path``."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    created: list[str] = []
-
-    def make(source: str) -> str:
-        name = f"cli_target_{uuid.uuid4().hex[:10]}"
-        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
-        importlib.invalidate_caches()
-        created.append(name)
-        return name
-
-    yield make
-    for name in created:
-        sys.modules.pop(name, None)
 
 
 class _FakeWorker:
