@@ -100,9 +100,11 @@ def restore(consumer: Consumer, targets: list[RestoreTarget]) -> dict[tuple[str,
         total += len(batch) - len(at_end)
         if batch:
             last_progress = time.monotonic()
-        for key in list(todo):
-            target, high = todo[key]
-            position = consumer.position([TopicPartition(key[0], key[1])])[0].offset
+        positions = consumer.position([TopicPartition(t, p) for t, p in todo])
+        for tp in positions:
+            key = (tp.topic, tp.partition)
+            _, high = todo[key]
+            position = tp.offset
             done = key in at_end and (position < 0 or position >= high - 1)
             if done or position >= high or (position >= 0 and nexts.get(key, position) >= high):
                 del todo[key]
