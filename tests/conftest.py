@@ -2,7 +2,8 @@
 
 The broker fixture never skips: a test that needs Kafka and cannot get it fails with the
 reason. It uses a running broker (``STREAMLET_BOOTSTRAP`` or ``scripts/kafka status``) and
-otherwise starts one with the project's own script.
+otherwise starts one with the project's own script. The Schema Registry fixture does the
+same with ``STREAMLET_REGISTRY_URL`` and ``scripts/registry``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SCRIPT = ROOT / "scripts" / "kafka"
+REGISTRY_SCRIPT = ROOT / "scripts" / "registry"
 
 
 def _broker_address() -> str:
@@ -30,6 +32,22 @@ def _broker_address() -> str:
     if started.returncode != 0:
         raise RuntimeError(
             "the local Kafka broker could not be started by scripts/kafka start:\n"
+            + started.stderr[-4000:]
+        )
+    return started.stdout.strip().splitlines()[-1]
+
+
+def _registry_url() -> str:
+    explicit = os.environ.get("STREAMLET_REGISTRY_URL")
+    if explicit:
+        return explicit
+    status = subprocess.run([str(REGISTRY_SCRIPT), "status"], capture_output=True, text=True)
+    if status.returncode == 0:
+        return status.stdout.strip()
+    started = subprocess.run([str(REGISTRY_SCRIPT), "start"], capture_output=True, text=True)
+    if started.returncode != 0:
+        raise RuntimeError(
+            "the local Schema Registry could not be started by scripts/registry start:\n"
             + started.stderr[-4000:]
         )
     return started.stdout.strip().splitlines()[-1]
@@ -51,6 +69,13 @@ def _reap_workers() -> Iterator[None]:
 def bootstrap() -> str:
     """The bootstrap address of the real broker; an error (never a skip) when there is none."""
     return _broker_address()
+
+
+@pytest.fixture(scope="session")
+def registry_url() -> str:
+    """The base URL of the real Schema Registry (Apicurio, Confluent API under
+    ``/apis/ccompat/v7``); an error (never a skip) when there is none."""
+    return _registry_url()
 
 
 @pytest.fixture

@@ -124,6 +124,32 @@ class ConfluentRegistry:
         self.client.set_config(subject, ServerConfig.from_dict({"compatibility": level.value}))
 
 
+def registry_of(
+    registry: str | Mapping[str, Any] | SchemaRegistryClient | SchemaRegistry,
+) -> SchemaRegistry:
+    """The :class:`SchemaRegistry` for a URL, a client configuration dict, a client, or a
+    :class:`SchemaRegistry` (returned as it is). ``ConfigError`` when the URL or the
+    configuration is unusable; no request is made here."""
+    if isinstance(registry, SchemaRegistryClient):
+        return ConfluentRegistry(registry)
+    if isinstance(registry, str | Mapping):
+        conf = {"url": registry} if isinstance(registry, str) else dict(registry)
+        url = conf.get("url")
+        if not isinstance(url, str) or not url.strip():
+            raise ConfigError(f"schema registry configuration needs a 'url', got {conf!r}")
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        if scheme not in ("http", "https", "mock"):
+            raise ConfigError(
+                f"schema registry url {url!r} must start with http://, https:// (or mock:// "
+                "for tests)"
+            )
+        try:
+            return ConfluentRegistry(SchemaRegistryClient.new_client(conf))
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"schema registry configuration is invalid: {exc}") from exc
+    return registry
+
+
 def _avro(text: str) -> Schema:
     return Schema.from_dict({"schema": text, "schemaType": "AVRO"})
 
@@ -133,8 +159,10 @@ class Avro:
 
     ``schema`` (JSON text, or its parsed dict/list) is what ``serialize`` writes and what
     ``deserialize`` resolves into; without it the serde only reads, returning the datum as
-    the writer's schema has it. ``registry`` is a ``SchemaRegistryClient`` (real or mock) or
-    any :class:`SchemaRegistry`. ``is_key`` picks the ``-key`` subject of the topic strategy.
+    the writer's schema has it. ``registry`` is the registry's Confluent-API base URL
+    (``"http://127.0.0.1:8081"``; Apicurio serves it at ``http://host:port/apis/ccompat/v7``), a ``SchemaRegistryClient`` configuration dict (``{"url": ...,
+    "basic.auth.user.info": ...}``), a ``SchemaRegistryClient`` (real or mock) or any
+    :class:`SchemaRegistry`. ``is_key`` picks the ``-key`` subject of the topic strategy.
     ``compatibility`` makes the serde check, refuse and set that level when it registers;
     ``auto_register=False`` only looks the schema up. None maps to None; every failure of
     ``serialize``/``deserialize`` is a ``SerializationError`` naming the topic.
@@ -146,15 +174,13 @@ class Avro:
         self,
         schema: str | Mapping[str, Any] | Sequence[Any] | None = None,
         *,
-        registry: SchemaRegistryClient | SchemaRegistry,
+        registry: str | Mapping[str, Any] | SchemaRegistryClient | SchemaRegistry,
         is_key: bool = False,
         subject_strategy: SubjectNameStrategy = SubjectNameStrategy.TOPIC,
         compatibility: Level | None = None,
         auto_register: bool = True,
     ) -> None:
-        self._registry: SchemaRegistry = (
-            ConfluentRegistry(registry) if isinstance(registry, SchemaRegistryClient) else registry
-        )
+        self._registry = registry_of(registry)
         self._is_key, self._strategy = is_key, subject_strategy
         self._compatibility, self._auto_register = compatibility, auto_register
         self._text: str | None = None

@@ -104,3 +104,28 @@ def test_check_exits_two_when_no_old_schema_or_unknown_level(write: Any) -> None
     new = write("v2.avsc", '"int"')
     assert run(new).exit_code == 2
     assert run(new, new, "--level", "SIDEWAYS").exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--registry", "http://127.0.0.1:1"],
+        ["--subject", "s"],
+        ["old.avsc", "--registry", "http://127.0.0.1:1", "--subject", "s"],
+        [],
+    ],
+)
+def test_check_exits_two_when_registry_options_misused(write: Any, extra: list[str]) -> None:
+    new = write("new.avsc", {"type": "record", "name": "R", "fields": []})
+    write("old.avsc", {"type": "record", "name": "R", "fields": []})
+    result = run(str(new), *extra)
+    assert result.exit_code == 2
+    assert "--registry" in result.output
+
+
+def test_check_exits_two_when_registry_unreachable(write: Any) -> None:
+    new = write("new.avsc", {"type": "record", "name": "R", "fields": []})
+    result = run(str(new), "--registry", "http://127.0.0.1:1", "--subject", "s")
+    assert result.exit_code == 2
+    assert "unreachable" in result.output
+    assert len(result.output.strip().splitlines()) == 1

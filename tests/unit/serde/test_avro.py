@@ -436,3 +436,29 @@ def test_deserialize_fills_default_when_generated_schema_gains_field(
     new = Avro(evolved, registry=registry, compatibility=Level.FULL)
     assert new.deserialize("t", old.serialize("t", datum)) == {**datum, "added": None}
     assert old.deserialize("t", new.serialize("t", {**datum, "added": 5})) == datum
+
+
+def test_registry_url_string_builds_a_client() -> None:
+    serde = Avro(USER_V1, registry="mock://streamlet-url-string")
+    data = serde.serialize("users", {"name": "ada", "visits": 3})
+    assert serde.deserialize("users", data) == {"name": "ada", "visits": 3}
+
+
+def test_registry_config_dict_builds_a_client() -> None:
+    serde = Avro(USER_V1, registry={"url": "mock://streamlet-url-dict"})
+    data = serde.serialize("users", {"name": "ada", "visits": 3})
+    assert serde.deserialize("users", data) == {"name": "ada", "visits": 3}
+
+
+@pytest.mark.parametrize(
+    "registry",
+    ["localhost:8081", "ftp://registry", {"basic.auth.user.info": "u:p"}, {"url": ""}],
+)
+def test_registry_config_rejected_when_url_unusable(registry: Any) -> None:
+    with pytest.raises(ConfigError, match="schema registry"):
+        Avro(USER_V1, registry=registry)
+
+
+def test_registry_config_rejected_when_client_setting_unknown() -> None:
+    with pytest.raises(ConfigError, match="invalid"):
+        Avro(USER_V1, registry={"url": "http://127.0.0.1:1", "no.such.setting": "x"})
