@@ -22,6 +22,7 @@ from streamlet.runtime.compile import compile_subtopology
 from streamlet.runtime.userfn import Emit, Produce, user_error
 from streamlet.state.buffered import BufferedStore
 from streamlet.state.session import SessionStore
+from streamlet.state.sliding import SlidingStore
 from streamlet.state.typed import KeyValueStore
 from streamlet.state.window import WindowStore
 from streamlet.topology.nodes import ProcessorNode, SourceNode, StoreSpec
@@ -29,7 +30,11 @@ from streamlet.topology.topology import SubTopology
 
 log = logging.getLogger(__name__)
 
-_VIEWS: dict[str, type[Any]] = {"window": WindowStore, "session": SessionStore}
+_VIEWS: dict[str, type[Any]] = {
+    "window": WindowStore,
+    "session": SessionStore,
+    "sliding": SlidingStore,
+}
 
 _Deserialize = Callable[[str, bytes | None], Any]
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from streamlet.serde import Serde
 from streamlet.topology.nodes import ProcessorNode
 from streamlet.topology.windows import (
     Emit,
@@ -28,9 +29,9 @@ Merger = Callable[[Any, Any, Any], Any]
 
 @dataclass(frozen=True, kw_only=True)
 class WindowAggregateNode(ProcessorNode):
-    """Aggregate each record into every tumbling, hopping or sliding window it falls in."""
+    """Aggregate each record into every tumbling or hopping window it falls in."""
 
-    windows: FixedWindows | SlidingWindows
+    windows: FixedWindows
     emit: Emit
     initializer: Initializer
     aggregator: Aggregator
@@ -39,12 +40,31 @@ class WindowAggregateNode(ProcessorNode):
 
     def describe(self) -> str:
         w = self.windows
-        size = (
-            f"time_difference={w.time_difference_ms}ms"
-            if isinstance(w, SlidingWindows)
-            else f"size={w.size_ms}ms, advance={w.advance_ms}ms"
+        return (
+            f"{w.kind} window aggregate, size={w.size_ms}ms, advance={w.advance_ms}ms, "
+            f"grace={w.grace_ms}ms, emit={self.emit.name}"
         )
-        return f"{w.kind} window aggregate, {size}, grace={w.grace_ms}ms, emit={self.emit.name}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlidingAggregateNode(ProcessorNode):
+    """Aggregate records into KIP-450 sliding windows; ``input_serde`` writes the records
+    kept while their windows are open."""
+
+    windows: SlidingWindows
+    emit: Emit
+    initializer: Initializer
+    aggregator: Aggregator
+    store: str
+    retention_ms: int
+    input_serde: Serde[Any]
+
+    def describe(self) -> str:
+        w = self.windows
+        return (
+            f"sliding window aggregate, time_difference={w.time_difference_ms}ms, "
+            f"grace={w.grace_ms}ms, emit={self.emit.name}"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,6 +22,7 @@ from streamlet.topology.window_nodes import (
     Initializer,
     Merger,
     SessionAggregateNode,
+    SlidingAggregateNode,
     WindowAggregateNode,
 )
 from streamlet.topology.windows import (
@@ -147,8 +148,9 @@ class WindowedStream(_Windowed):
     ) -> Table:
         b, w = self._builder, self._windows
         b.require_name(name, "a windowed aggregation")
-        size = w.time_difference_ms if isinstance(w, SlidingWindows) else w.size_ms
-        retention = _retention(name, size + w.grace_ms, retention_ms)
+        if isinstance(w, SlidingWindows):
+            return self._sliding(w, name, initializer, aggregator, value_serde, retention_ms)
+        retention = _retention(name, w.size_ms + w.grace_ms, retention_ms)
         b.add_store(name, self._key_serde, value_serde, kind="window", retention_ms=retention)
         node = WindowAggregateNode(
             name,
@@ -163,7 +165,36 @@ class WindowedStream(_Windowed):
             retention_ms=retention,
         )
         b.add(node)
-        return Table(b, name, Windowed(self._key_serde, size), value_serde, name)
+        return Table(b, name, Windowed(self._key_serde, w.size_ms), value_serde, name)
+
+    def _sliding(
+        self,
+        w: SlidingWindows,
+        name: str,
+        initializer: Initializer,
+        aggregator: Aggregator,
+        value_serde: Serde[Any],
+        retention_ms: int | None,
+    ) -> Table:
+        b = self._builder
+        retention = _retention(name, w.time_difference_ms + w.grace_ms, retention_ms)
+        b.add_store(name, self._key_serde, value_serde, kind="sliding", retention_ms=retention)
+        node = SlidingAggregateNode(
+            name,
+            (self._node,),
+            op="sliding_aggregate",
+            stores=(name,),
+            windows=w,
+            emit=self._emit,
+            initializer=initializer,
+            aggregator=aggregator,
+            store=name,
+            retention_ms=retention,
+            input_serde=self._value_serde,
+        )
+        b.add(node)
+        # [start, end] are both inclusive, so end = start + time difference
+        return Table(b, name, Windowed(self._key_serde, w.time_difference_ms), value_serde, name)
 
 
 class SessionWindowedStream(_Windowed):
@@ -254,12 +285,7 @@ def windowed_by(
 ) -> WindowedStream | SessionWindowedStream:
     if isinstance(windows, SessionWindows):
         return SessionWindowedStream(builder, node, key_serde, value_serde, windows, emit)
-    if isinstance(windows, SlidingWindows):
-        raise TopologyError(
-            "sl.SlidingWindows aggregations are not implemented yet; use sl.HoppingWindows "
-            "with a small advance meanwhile"
-        )
-    if isinstance(windows, TumblingWindows | HoppingWindows):
+    if isinstance(windows, TumblingWindows | HoppingWindows | SlidingWindows):
         return WindowedStream(builder, node, key_serde, value_serde, windows, emit)
     raise TopologyError(
         "windowed_by() takes sl.TumblingWindows, sl.HoppingWindows, sl.SlidingWindows or "

@@ -33,6 +33,11 @@ OUTPUTS: dict[str, tuple[Any, sl.Emit, serde.Serde[Any]]] = {
         serde.Windowed(S, 10_000),
     ),
     "session": (sl.SessionWindows(3_000), sl.Emit.ON_WINDOW_CLOSE, serde.SessionWindowed(S)),
+    "sliding": (
+        sl.SlidingWindows(2_000, grace_ms=1_000),
+        sl.Emit.ON_WINDOW_UPDATE,
+        serde.Windowed(S, 2_000),
+    ),
 }
 
 
@@ -134,7 +139,8 @@ def test_tumbling_emits_each_closed_window_once_with_its_count(run: dict[str, An
 
 def test_windowed_changelogs_are_compacted_and_deleted_by_time(run: dict[str, Any]) -> None:
     day = 24 * 60 * 60 * 1000
-    for name, retention in (("tumbling", 10_000), ("hopping", 12_000), ("session", 3_000)):
+    retentions = {"tumbling": 10_000, "hopping": 12_000, "session": 3_000, "sliding": 3_000}
+    for name, retention in retentions.items():
         config = run["configs"][name]
         assert config["cleanup.policy"] == "compact,delete", name
         assert config["retention.ms"] == str(retention + day), name

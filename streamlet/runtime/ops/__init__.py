@@ -10,9 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 from streamlet.runtime.ops.session_aggregate import compile_session_aggregate
+from streamlet.runtime.ops.sliding_aggregate import compile_sliding_aggregate
 from streamlet.runtime.ops.window_aggregate import compile_window_aggregate
 from streamlet.runtime.userfn import Emit, TaskServices
-from streamlet.topology.window_nodes import SessionAggregateNode, WindowAggregateNode
+from streamlet.topology.window_nodes import (
+    SessionAggregateNode,
+    SlidingAggregateNode,
+    WindowAggregateNode,
+)
 
 Compiler = Callable[[Any, Emit, dict[str, Emit], TaskServices], Emit]
 """``(node, emit_to_children, children_by_name, task) -> the node's emit``."""
@@ -20,4 +25,5 @@ Compiler = Callable[[Any, Emit, dict[str, Emit], TaskServices], Emit]
 COMPILERS: dict[type, Compiler] = {
     WindowAggregateNode: compile_window_aggregate,
     SessionAggregateNode: compile_session_aggregate,
+    SlidingAggregateNode: compile_sliding_aggregate,
 }

@@ -22,7 +22,7 @@ from streamlet.runtime.userfn import Emit, TaskServices, user_error
 from streamlet.state.window import WindowStore
 from streamlet.topology.window_nodes import WindowAggregateNode
 from streamlet.topology.windows import Emit as EmitMode
-from streamlet.topology.windows import SlidingWindows, Windowed
+from streamlet.topology.windows import Windowed
 
 STREAM_TIME = "stream-time"
 
@@ -31,7 +31,6 @@ def compile_window_aggregate(
     n: WindowAggregateNode, out: Emit, _kids: dict[str, Emit], task: TaskServices
 ) -> Emit:
     w = n.windows
-    assert not isinstance(w, SlidingWindows)  # the DSL rejects them until they are built
     store: WindowStore = task.store(n.store)
     size, advance, grace, retention = w.size_ms, w.advance_ms, w.grace_ms, n.retention_ms
     starts_for = w.starts_for

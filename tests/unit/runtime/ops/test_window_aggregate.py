@@ -148,13 +148,6 @@ def test_store_stays_small_over_a_long_stream() -> None:
     driver.close()
 
 
-def test_sliding_windows_are_rejected_until_built() -> None:
-    app = sl.App("win")
-    grouped = app.stream("in", key_serde=S, value_serde=I64).group_by_key()
-    with pytest.raises(sl.TopologyError, match="SlidingWindows"):
-        grouped.windowed_by(sl.SlidingWindows(10))
-
-
 @pytest.mark.parametrize(
     ("make", "match"),
     [
