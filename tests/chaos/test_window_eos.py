@@ -2,7 +2,7 @@
 
 A tumbling count per key, ``ON_WINDOW_CLOSE``, fed continuously with event time = now; the
 worker is SIGKILLed inside open transactions and restarted, on its state dir or on a wiped
-one (restored from the changelog). Then, read_committed: every window of the committed input
+one (restored from the changelog), and once its tasks move to a second worker. Then, read_committed: every window of the committed input
 comes out exactly once with its full count — none missing, none twice, none early (an early
 emission would carry a smaller count, and the window would come out again).
 """
@@ -59,15 +59,28 @@ def test_closed_windows_come_out_exactly_once_after_sigkills(
     feeder = RandomFeeder(bootstrap, src, rate=1500, seed=5, keys=40)
     feeder.start()
     rng = random.Random(8)
-    plan = ["keep", "wipe", "keep", "keep", "wipe", "keep"]
+    # "move": a second worker on its own state dir shares the tasks, then one of the two is
+    # killed and its tasks move to the other (restored from the changelogs)
+    plan = ["keep", "wipe", "move", "keep", "wipe", "keep"]
+    kills = 0
     for i, restart in enumerate(plan):
         if restart == "wipe":
             shutil.rmtree(state, ignore_errors=True)
         worker = WindowWorker("tumbling_count", env, tmp_path / f"worker-{i}.log")
         wait_for_progress(bootstrap, out, worker)
+        if restart == "move":
+            other_env = {**env, "STATE_DIR": str(tmp_path / "state-other")}
+            other = WindowWorker("tumbling_count", other_env, tmp_path / f"worker-{i}b.log")
+            wait_for_progress(bootstrap, out, other)
+            time.sleep(rng.uniform(0.3, 2.0))
+            worker.kill()  # its tasks move to the other worker
+            kills += 1
+            wait_for_progress(bootstrap, out, other)
+            worker = other
         time.sleep(rng.uniform(0.3, 2.0))
         assert worker.alive(), worker.output()
         worker.kill()
+        kills += 1
     sent = feeder.stop()
     # one record per partition past every fed window's end + grace closes them all
     time.sleep((SIZE_MS + GRACE_MS) / 1000 + 0.5)
@@ -101,6 +114,6 @@ def test_closed_windows_come_out_exactly_once_after_sigkills(
     wrong = {w: (counts[w], n) for w, n in want.items() if counts[w] != n}
     assert not wrong, f"windows with a wrong count (got, want): {list(wrong.items())[:5]}"
     print(
-        f"\n{len(plan)} SIGKILLs ({plan.count('wipe')} on a wiped state dir); {sent} inputs; "
-        f"{len(want)} windows, each emitted once with its count"
+        f"\n{kills} SIGKILLs ({plan.count('wipe')} restarts on a wiped state dir, "
+        f"{plan.count('move')} task move); {sent} inputs; {len(want)} windows, each once"
     )
