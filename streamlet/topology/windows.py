@@ -1,10 +1,10 @@
 """Window specifications (inert data) and the ``Windowed`` key of a windowed table.
 
 Time windows are ``[start, end)`` in milliseconds with starts at multiples of the advance
-(never negative); sliding windows follow KIP-450 (``[start, end]``, both ends inclusive, one
-window per distinct combination of records no more than ``time_difference_ms`` apart);
-sessions are ``[first, last]``. Grace is how far behind stream time a record may be and still
-join its window.
+(never negative); sliding windows follow KIP-450 (``[start, start + time difference]``, both
+ends inclusive: each record's left window and, when later records fall in it, its right
+window); sessions are ``[first, last]``. Grace is how far behind stream time a record may be
+and still join its window.
 """
 
 from __future__ import annotations

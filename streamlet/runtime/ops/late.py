@@ -30,7 +30,7 @@ class LateRecords:
         self._logged.add(window)
         log.warning(
             "%s: dropped a late record (topic %s, partition %s, offset %s, timestamp %d) for "
-            "the closed window [%d, %d) of key %r: stream time is %d; further late records "
+            "the closed window %d..%d of key %r: stream time is %d; further late records "
             "of this window are counted, not logged",
             self._node,
             record.topic,

@@ -118,7 +118,9 @@ def test_hopping_windows_match_the_model(
     assert got == model(records, size, advance, grace, emit, aggregation)
 
 
-def test_record_at_end_plus_grace_is_late_and_counted() -> None:
+def test_record_at_end_plus_grace_is_late_counted_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     records = [("a", 1, 0), ("a", 1, 15), ("a", 1, 9), ("a", 1, 14), ("a", 1, 5)]
     got, driver = run(
         records, sl.TumblingWindows(10, grace_ms=5), sl.Emit.ON_WINDOW_UPDATE, "count"
@@ -131,6 +133,9 @@ def test_record_at_end_plus_grace_is_late_and_counted() -> None:
     ]
     assert driver._tasks[0].late_dropped == 2
     driver.close()
+    late = [r for r in caplog.records if r.name == "streamlet.windows"]
+    assert len(late) == 1  # once per window
+    assert "topic in, partition 0, offset 2, timestamp 9" in late[0].getMessage()
 
 
 def test_window_closes_exactly_at_end_plus_grace() -> None:
