@@ -24,6 +24,15 @@ from streamlet.processor import Processor, ProcessorContext
 from streamlet.record import Headers, Record
 from streamlet.topology.stream import GroupedStream, Splitter, Stream, Table
 from streamlet.topology.topology import Topology
+from streamlet.topology.windowed import SessionWindowedStream, WindowedStream
+from streamlet.topology.windows import (
+    Emit,
+    HoppingWindows,
+    SessionWindows,
+    SlidingWindows,
+    TumblingWindows,
+    Windowed,
+)
 
 __version__ = "0.1.0"
 
@@ -33,10 +42,12 @@ __all__ = [
     "App",
     "AppConfig",
     "ConfigError",
+    "Emit",
     "ErrorPolicies",
     "ErrorPolicy",
     "GroupedStream",
     "Headers",
+    "HoppingWindows",
     "LocateError",
     "ProcessingError",
     "Processor",
@@ -45,6 +56,9 @@ __all__ = [
     "ProductionError",
     "Record",
     "SerializationError",
+    "SessionWindowedStream",
+    "SessionWindows",
+    "SlidingWindows",
     "Splitter",
     "StateError",
     "StoreLockedError",
@@ -55,6 +69,9 @@ __all__ = [
     "Topology",
     "TopologyError",
     "TransactionError",
+    "TumblingWindows",
+    "Windowed",
+    "WindowedStream",
     "__version__",
     "serde",
 ]

@@ -19,6 +19,7 @@ from streamlet.errors import (
     TopologyError,
 )
 from streamlet.record import Record
+from streamlet.runtime.ops import COMPILERS
 from streamlet.runtime.ops_table import TABLE_OPS
 from streamlet.runtime.userfn import Emit, TaskServices, user_error
 from streamlet.runtime.userfn import describe_function as describe_function
@@ -65,6 +66,9 @@ def _compile(node: Node, kids: dict[str, Emit], task: TaskServices) -> Emit:
     if isinstance(node, SinkNode):
         return _sink(node, task)
     assert isinstance(node, ProcessorNode)
+    typed = COMPILERS.get(type(node))
+    if typed is not None:
+        return typed(node, out, kids, task)
     maker = _OPS.get(node.op)
     if maker is None:
         raise TopologyError(f"node {node.name!r} has unknown op {node.op!r}")

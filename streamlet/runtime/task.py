@@ -21,11 +21,20 @@ from streamlet.record import Record
 from streamlet.runtime.compile import compile_subtopology
 from streamlet.runtime.userfn import Emit, Produce, user_error
 from streamlet.state.buffered import BufferedStore
+from streamlet.state.session import SessionStore
+from streamlet.state.sliding import SlidingStore
 from streamlet.state.typed import KeyValueStore
+from streamlet.state.window import WindowStore
 from streamlet.topology.nodes import ProcessorNode, SourceNode, StoreSpec
 from streamlet.topology.topology import SubTopology
 
 log = logging.getLogger(__name__)
+
+_VIEWS: dict[str, type[Any]] = {
+    "window": WindowStore,
+    "session": SessionStore,
+    "sliding": SlidingStore,
+}
 
 _Deserialize = Callable[[str, bytes | None], Any]
 
@@ -48,10 +57,11 @@ class TaskStore:
 
     spec: StoreSpec
     buffered: BufferedStore
-    typed: KeyValueStore[Any, Any] = field(init=False)
+    typed: Any = field(init=False)  # KeyValueStore, WindowStore or SessionStore by kind
 
     def __post_init__(self) -> None:
-        self.typed = KeyValueStore(self.buffered, self.spec.key_serde, self.spec.value_serde)
+        view = _VIEWS.get(self.spec.kind, KeyValueStore)
+        self.typed = view(self.buffered, self.spec.key_serde, self.spec.value_serde)
 
 
 class Task:
@@ -81,6 +91,7 @@ class Task:
         self.request_commit = request_commit
         self.offsets: dict[str, int] = {}  # source topic -> next offset to consume
         self.stream_time = -1
+        self.late_dropped = 0  # records windowed operators dropped as late
         self.skipped = 0  # skipped or dead-lettered, committed
         self._skipped_pending = 0  # the same, in the open transaction
         self._stream_punctuators: list[_Punctuator] = []
@@ -136,6 +147,8 @@ class Task:
         if source.timestamp_extractor is not None:
             try:
                 ts = source.timestamp_extractor(key, value, ts)
+                if not isinstance(ts, int) or ts < 0:
+                    raise ValueError(f"the timestamp extractor returned {ts!r}, not a time >= 0")
             except Exception as exc:
                 error = user_error(exc, source.name, source.timestamp_extractor)
                 self._locate(error, topic, offset)

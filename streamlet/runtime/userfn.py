@@ -18,6 +18,8 @@ class TaskServices(Protocol):
     """What compiled nodes need from their task."""
 
     task_id: str
+    stream_time: int
+    late_dropped: int  # records dropped by windowed operators as late
 
     produce: Produce
     partitions_of: Callable[[str], int]

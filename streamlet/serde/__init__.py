@@ -4,8 +4,20 @@
 from typing import Any
 
 from streamlet.serde._base import Bytes, Float64, Int64, Json, Serde, String
+from streamlet.serde.windowed import SessionWindowed, Windowed
 
-__all__ = ["Avro", "Bytes", "Float64", "Int64", "Json", "Serde", "String", "SubjectNameStrategy"]
+__all__ = [
+    "Avro",
+    "Bytes",
+    "Float64",
+    "Int64",
+    "Json",
+    "Serde",
+    "SessionWindowed",
+    "String",
+    "SubjectNameStrategy",
+    "Windowed",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -8,7 +8,7 @@ records has committed. An aborted transaction ``discard()``s them instead.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, insort
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 
@@ -151,7 +151,11 @@ class BufferedStore:
             raise StateError(f"store {self.name!r} is closed")
         pending = self._pending
         if key not in pending:
-            self._sorted_keys = None
+            # keep the sorted index rather than drop it: windowed stores range-scan between
+            # writes, and re-sorting every pending key per scan is quadratic in a commit
+            keys = self._sorted_keys
+            if keys is not None:
+                insort(keys, key)
         pending[key] = value
 
     def _pending_between(

@@ -28,6 +28,7 @@ _REPARTITION_CONFIG = (
     ("segment.bytes", str(50 * 1024 * 1024)),
     ("segment.ms", str(10 * 60 * 1000)),
 )
+_DAY_MS = 24 * 60 * 60 * 1000
 
 
 class TopologyBuilder:
@@ -133,18 +134,31 @@ class TopologyBuilder:
         )
 
     def add_store(
-        self, name: str, key_serde: Serde[Any], value_serde: Serde[Any], *, logged: bool = True
+        self,
+        name: str,
+        key_serde: Serde[Any],
+        value_serde: Serde[Any],
+        *,
+        logged: bool = True,
+        kind: str = "key_value",
+        retention_ms: int | None = None,
     ) -> StoreSpec:
+        """A store; a windowed ``kind`` keeps ``retention_ms``, and its changelog is compacted
+        and also deleted by time, a day after retention (as in Kafka Streams)."""
         self.require_name(name, "a store")
         if name in self._stores:
             raise TopologyError(f"store {name!r} is declared twice")
         changelog = self.internal_topic_name(name, "changelog") if logged else None
-        spec = StoreSpec(name, key_serde, value_serde, changelog)
+        spec = StoreSpec(name, key_serde, value_serde, changelog, kind, retention_ms)
         self._stores[name] = spec
         if changelog:
-            self._internal[changelog] = InternalTopic(
-                changelog, "changelog", None, (("cleanup.policy", "compact"),)
-            )
+            config: tuple[tuple[str, str], ...] = (("cleanup.policy", "compact"),)
+            if retention_ms is not None:
+                config = (
+                    ("cleanup.policy", "compact,delete"),
+                    ("retention.ms", str(retention_ms + _DAY_MS)),
+                )
+            self._internal[changelog] = InternalTopic(changelog, "changelog", None, config)
         return spec
 
     def has_store(self, name: str) -> bool:

@@ -57,15 +57,22 @@ class ProcessorNode(Node):
     fn: Any = None
     stores: tuple[str, ...] = ()
 
+    def describe(self) -> str:
+        """What ``Topology.describe()`` prints for the node: its kind (typed nodes say more)."""
+        return self.op
+
 
 @dataclass(frozen=True)
 class StoreSpec:
-    """A key-value store: ``changelog`` names its changelog topic (None: not logged)."""
+    """A store: ``changelog`` names its changelog topic (None: not logged). ``kind`` is
+    ``key_value``, ``window`` or ``session``; windowed kinds keep ``retention_ms`` of time."""
 
     name: str
     key_serde: Serde[Any]
     value_serde: Serde[Any]
     changelog: str | None
+    kind: str = "key_value"
+    retention_ms: int | None = None
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,15 @@ repartition or store falls back to JSON unless given one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamlet.errors import TopologyError
 from streamlet.serde import Int64, Json, Serde
 from streamlet.topology.builder import TopologyBuilder
+from streamlet.topology.windows import AnyWindows, Emit
+
+if TYPE_CHECKING:
+    from streamlet.topology.windowed import SessionWindowedStream, WindowedStream
 
 KeyValueFn = Callable[[Any, Any], Any]
 ValueFn = Callable[[Any], Any]
@@ -231,6 +235,17 @@ class _Grouped:
 
 class GroupedStream(_Grouped):
     """Records grouped by key, ready for an aggregation (Kafka Streams' KGroupedStream)."""
+
+    def windowed_by(
+        self, windows: AnyWindows, emit: Emit = Emit.ON_WINDOW_UPDATE
+    ) -> WindowedStream | SessionWindowedStream:
+        """Aggregate per window: a ``WindowedStream`` or a ``SessionWindowedStream``
+        (streamlet.topology.windowed)."""
+        from streamlet.topology.windowed import windowed_by  # it builds on Table, below
+
+        return windowed_by(
+            self._builder, self._node, self._key_serde, self._value_serde, windows, emit
+        )
 
     def count(self, name: str) -> Table:
         return self._aggregate(name, lambda: 0, lambda _k, _v, agg: agg + 1, Int64())

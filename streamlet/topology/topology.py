@@ -77,7 +77,12 @@ class Topology:
             lines.append("  Stores:")
             for spec in self.stores.values():
                 log = f" (changelog: {spec.changelog})" if spec.changelog else " (not logged)"
-                lines.append(f"    {spec.name}{log}")
+                kind = (
+                    ""
+                    if spec.retention_ms is None
+                    else f" [{spec.kind}, retention={spec.retention_ms}ms]"
+                )
+                lines.append(f"    {spec.name}{kind}{log}")
         if self.internal_topics:
             lines.append("  Internal topics:")
             for topic in self.internal_topics.values():
@@ -92,7 +97,7 @@ def _label(node: Node) -> str:
     if isinstance(node, SinkNode):
         return f"Sink: {node.name} (topic: {node.topic})"
     assert isinstance(node, ProcessorNode)
-    return f"Processor: {node.name} ({node.op})"
+    return f"Processor: {node.name} ({node.describe()})"
 
 
 def build_topology(

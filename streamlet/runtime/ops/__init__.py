@@ -1,0 +1,29 @@
+"""Typed operators: node type -> compile function, the one table ``compile.py`` consults.
+
+A new operator adds a node dataclass (streamlet/topology/), a runtime module here, and one
+entry below; nothing else in the compiler changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from streamlet.runtime.ops.session_aggregate import compile_session_aggregate
+from streamlet.runtime.ops.sliding_aggregate import compile_sliding_aggregate
+from streamlet.runtime.ops.window_aggregate import compile_window_aggregate
+from streamlet.runtime.userfn import Emit, TaskServices
+from streamlet.topology.window_nodes import (
+    SessionAggregateNode,
+    SlidingAggregateNode,
+    WindowAggregateNode,
+)
+
+Compiler = Callable[[Any, Emit, dict[str, Emit], TaskServices], Emit]
+"""``(node, emit_to_children, children_by_name, task) -> the node's emit``."""
+
+COMPILERS: dict[type, Compiler] = {
+    WindowAggregateNode: compile_window_aggregate,
+    SessionAggregateNode: compile_session_aggregate,
+    SlidingAggregateNode: compile_sliding_aggregate,
+}
