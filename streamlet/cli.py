@@ -129,6 +129,10 @@ def describe(target: str) -> None:
 
 
 def _register_optional_groups() -> None:
+    from streamlet.cli_ops import lag, reset
+
+    main.add_command(lag)
+    main.add_command(reset)
     try:
         from streamlet.cli_schema import schema
     except ImportError:  # the Avro extras are optional
