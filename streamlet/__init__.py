@@ -20,7 +20,7 @@ from streamlet.errors import (
     TopologyError,
     TransactionError,
 )
-from streamlet.processor import Processor, ProcessorContext
+from streamlet.processor import Processor, ProcessorContext, Punctuation
 from streamlet.record import Headers, Record
 from streamlet.topology.stream import GroupedStream, Splitter, Stream, Table
 from streamlet.topology.topology import Topology
@@ -43,6 +43,7 @@ __all__ = [
     "ProcessorContext",
     "ProducerFencedError",
     "ProductionError",
+    "Punctuation",
     "Record",
     "SerializationError",
     "Splitter",

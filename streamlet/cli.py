@@ -118,14 +118,25 @@ def run(target: str, workers: int, worker_index: int, log_level: str, **opts: An
 
 @main.command()
 @click.argument("target")
-def describe(target: str) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "mermaid", "dot", "png"]),
+    default="text",
+    show_default=True,
+    help="png needs Graphviz's dot on PATH.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="png: the file to write.")
+def describe(target: str, fmt: str, output: str | None) -> None:
     """Print TARGET's topology: sub-topologies, sources, processors, stores, sinks."""
+    from streamlet.cli_ops import render
+
     try:
         topology = _topology(_resolve(target))
+        click.echo(render(topology, fmt, output))
     except StreamletError as exc:
         click.echo(f"streamlet: {type(exc).__name__}: {exc}", err=True)
         sys.exit(1)
-    click.echo(topology.describe())
 
 
 def _register_optional_groups() -> None:

@@ -101,3 +101,31 @@ def reset(target: str, to: str | None, when: str | None, execute: bool, **opts: 
     except StreamletError as exc:
         _fail(exc)
     click.echo(plan.describe(executed=execute))
+
+
+def render(topology: Topology, fmt: str, output: str | None) -> str:
+    """``streamlet describe``'s text; for png, writes the picture and names the file."""
+    from streamlet.topology import render as pictures
+
+    if fmt == "text":
+        return topology.describe()
+    if fmt == "mermaid":
+        return pictures.to_mermaid(topology)
+    if fmt == "dot":
+        return pictures.to_dot(topology)
+    import shutil
+    import subprocess
+
+    dot = shutil.which("dot")
+    if dot is None:
+        raise StreamletError(
+            "--format png needs Graphviz's 'dot' on PATH (e.g. apt-get install graphviz); "
+            "--format dot or mermaid print the picture's source without it"
+        )
+    path = output or f"{topology.application_id}.png"
+    done = subprocess.run(
+        [dot, "-Tpng", "-o", path], input=pictures.to_dot(topology), text=True, capture_output=True
+    )
+    if done.returncode != 0:
+        raise StreamletError(f"dot failed to write {path}: {done.stderr.strip()}")
+    return f"wrote {path}"
