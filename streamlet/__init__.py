@@ -7,6 +7,7 @@ from streamlet import serde
 from streamlet.app import App
 from streamlet.config import AT_LEAST_ONCE, EXACTLY_ONCE_V2, AppConfig, ErrorPolicies, ErrorPolicy
 from streamlet.errors import (
+    BrokerUnavailableError,
     ConfigError,
     LocateError,
     ProcessingError,
@@ -32,6 +33,7 @@ __all__ = [
     "EXACTLY_ONCE_V2",
     "App",
     "AppConfig",
+    "BrokerUnavailableError",
     "ConfigError",
     "ErrorPolicies",
     "ErrorPolicy",

@@ -42,10 +42,13 @@ def _connection_options(fn: F) -> F:
 
 
 def _load(target: str, opts: dict[str, Any]) -> tuple[Topology, AppConfig]:
+    """The target's topology and configuration, once a broker answered at its servers."""
     from streamlet.cli import _build_config, _parse_config, _resolve, _topology
+    from streamlet.kafka.preflight import check_reachable
 
     obj = _resolve(target)
     cfg = _build_config(obj, opts, _parse_config(opts.get("config") or ()))
+    check_reachable(cfg.bootstrap_servers, cfg.client_config)
     return _topology(obj), cfg
 
 

@@ -72,6 +72,7 @@ def test_reset_to_earliest_reprocesses_with_the_same_results(
     refused = runner.invoke(main, ["reset", "apps_ops:wordcount", "--to-earliest", "--execute"])
     assert refused.exit_code == 1
     assert "live member" in refused.output and len(refused.output.strip().splitlines()) == 1
+    assert f"({app_id}-0@" in refused.output  # client.id defaults to <app>-<worker>
     assert worker.terminate() == 0
     admin = Admin(bootstrap)
     deadline = time.monotonic() + 30
