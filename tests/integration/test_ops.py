@@ -146,3 +146,28 @@ def test_reset_to_earliest_reprocesses_with_the_same_results(
     assert len(printed) == 2 * WORDS, java.stdout + java.stderr
     assert "hello\t3" in printed and "world\t2" in printed, printed
     assert all(not line.startswith('"') for line in printed), printed
+
+
+def test_reset_plans_datetime_and_latest_targets_from_record_timestamps(
+    bootstrap: str, make_topics: Callable[..., str], unique: Callable[[str], str], tmp_path: Path
+) -> None:
+    import streamlet as sl
+    from streamlet.ops.reset import parse_datetime, plan_reset
+
+    src = make_topics("stamped", 1)
+    produce(bootstrap, src, [(b"k", b"v")] * 3, timestamps=[1000, 2000, 3000])
+    app = sl.App(unique("dt"), bootstrap_servers=bootstrap, state_dir=tmp_path)
+    app.stream(src).to(src + "-out")
+    admin = Admin(bootstrap)
+
+    def targets(to: str, when: str | None = None) -> list[int]:
+        stamp = parse_datetime(when) if when else None
+        plan = plan_reset(admin, app.topology(), app.config, to=to, timestamp_ms=stamp)
+        assert plan.delete_topics == () and plan.state_dir is None
+        return [o.target for o in plan.offsets]
+
+    assert targets("datetime", "1970-01-01T00:00:02Z") == [1]
+    assert targets("datetime", "1970-01-01T00:00:02.001Z") == [2]
+    assert targets("datetime", "2000-01-01T00:00:00Z") == [3]  # after every record: the end
+    assert targets("latest") == [3]
+    assert targets("earliest") == [0]
