@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -73,3 +75,20 @@ def test_parse_datetime_reads_naive_times_as_utc() -> None:
     assert parse_datetime("1970-01-01T00:00:01") == 1000
     assert parse_datetime("1970-01-01T01:00:01+01:00") == 1000
     assert parse_datetime("1970-01-01T00:00:01Z") == 1000
+
+
+def test_describe_png_hands_the_dot_source_to_graphviz(
+    make_module: MakeModule, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    module = make_module(_APP)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "dot"  # stands in for Graphviz: records its arguments and input
+    fake.write_text('#!/bin/sh\necho "$@" > args.txt\ncat > input.dot\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    result = _invoke("describe", f"{module}:app", "--format", "png", "-o", "pic.png")
+    assert result.exit_code == 0, result.output
+    assert result.output == "wrote pic.png\n"
+    assert (tmp_path / "args.txt").read_text().split() == ["-Tpng", "-o", "pic.png"]
+    assert (tmp_path / "input.dot").read_text().startswith('digraph "cli-ops" {')
