@@ -51,7 +51,7 @@ def test_run_against_a_closed_port_exits_at_once_with_one_line(
     )
     elapsed = time.monotonic() - started
     assert done.returncode == 1
-    assert elapsed < 10, f"took {elapsed:.1f} s"
+    assert elapsed < 15, f"took {elapsed:.1f} s"  # a 5 s probe plus start-up, on a busy machine
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("streamlet: BrokerUnavailableError: no Kafka broker answered")
