@@ -21,6 +21,8 @@ app = sl.App(
     processing_guarantee="exactly_once_v2",
     commit_interval_ms=100,
     state_dir=os.environ.get("WORDCOUNT_STATE_DIR", ".streamlet"),
+    # plain UTF-8 keys (not JSON strings), so Java's StringDeserializer reads the output
+    default_key_serde=serde.String(),
 )
 
 lines = app.stream(
@@ -30,12 +32,7 @@ lines = app.stream(
 )
 (
     lines.flat_map_values(lambda line: line.lower().split())
-    .group_by(
-        lambda _key, word: word,
-        name="by-word",
-        key_serde=serde.String(),
-        value_serde=serde.String(),
-    )
+    .group_by(lambda _key, word: word, name="by-word")
     .count(name="word-counts")
     .to_stream()
     .to(os.environ.get("WORDCOUNT_OUTPUT", "word-counts"), value_serde=serde.Int64())

@@ -7,6 +7,7 @@ from streamlet import serde
 from streamlet.app import App
 from streamlet.config import AT_LEAST_ONCE, EXACTLY_ONCE_V2, AppConfig, ErrorPolicies, ErrorPolicy
 from streamlet.errors import (
+    BrokerUnavailableError,
     ConfigError,
     LocateError,
     ProcessingError,
@@ -20,7 +21,7 @@ from streamlet.errors import (
     TopologyError,
     TransactionError,
 )
-from streamlet.processor import Processor, ProcessorContext
+from streamlet.processor import Processor, ProcessorContext, Punctuation
 from streamlet.record import Headers, Record
 from streamlet.topology.stream import GroupedStream, Splitter, Stream, Table
 from streamlet.topology.topology import Topology
@@ -41,6 +42,7 @@ __all__ = [
     "EXACTLY_ONCE_V2",
     "App",
     "AppConfig",
+    "BrokerUnavailableError",
     "ConfigError",
     "Emit",
     "ErrorPolicies",
@@ -54,6 +56,7 @@ __all__ = [
     "ProcessorContext",
     "ProducerFencedError",
     "ProductionError",
+    "Punctuation",
     "Record",
     "SerializationError",
     "SessionWindowedStream",

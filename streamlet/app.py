@@ -34,6 +34,8 @@ class App:
         errors: ErrorPolicies | None = None,
         static_membership: bool = False,
         repartition_purge_interval_ms: int = 30_000,
+        default_key_serde: Serde[Any] | None = None,
+        default_value_serde: Serde[Any] | None = None,
     ) -> None:
         self.config = AppConfig(
             application_id=application_id,
@@ -46,7 +48,14 @@ class App:
             static_membership=static_membership,
             repartition_purge_interval_ms=repartition_purge_interval_ms,
         )
-        self._builder = TopologyBuilder(application_id)
+        # serdes for keys and values no operation declared (JSON unless given, as Kafka
+        # Streams' default.key.serde / default.value.serde)
+        self._defaults = (default_key_serde, default_value_serde)
+        self._builder = TopologyBuilder(
+            application_id,
+            default_key_serde=default_key_serde,
+            default_value_serde=default_value_serde,
+        )
         self._thread: threading.Thread | None = None
         self._worker: Any = None
         self._failure: BaseException | None = None
@@ -87,8 +96,10 @@ class App:
         value_serde: Serde[Any] | None = None,
         logged: bool = True,
     ) -> None:
-        """Declare a key-value store for processors (JSON keys and values by default)."""
-        self._builder.add_store(name, key_serde or Json(), value_serde or Json(), logged=logged)
+        """Declare a key-value store for processors (the app's default serdes: JSON unless set)."""
+        b = self._builder
+        ks, vs = key_serde or b.default_key_serde, value_serde or b.default_value_serde
+        b.add_store(name, ks, vs, logged=logged)
 
     def processor(
         self,
@@ -103,9 +114,10 @@ class App:
         """Register ``fn(record, ctx)`` on ``source``; ``ctx.forward(r, to=<sink topic>)``
         (sink nodes are named ``<processor>-><topic>``; ``to=`` takes either).
 
-        Keys are strings and values JSON unless serdes are given; undeclared stores are
-        declared with JSON serdes."""
-        ks, vs = key_serde or String(), value_serde or Json()
+        Keys are strings and values JSON unless serdes (or the app's defaults) are given;
+        undeclared stores are declared with the app's default serdes."""
+        ks = key_serde or self._defaults[0] or String()
+        vs = value_serde or self._defaults[1] or Json()
         stores, sinks = tuple(stores), tuple(sinks)
 
         def register(fn: F) -> F:

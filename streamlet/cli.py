@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from streamlet.app import App
-from streamlet.config import AT_LEAST_ONCE, EXACTLY_ONCE_V2, AppConfig
+from streamlet.config import AT_LEAST_ONCE, EXACTLY_ONCE_V2, AppConfig, ErrorPolicy
 from streamlet.errors import StreamletError
 from streamlet.topology.topology import Topology
 
@@ -48,6 +48,15 @@ def _build_config(obj: App | Topology, opts: dict[str, Any], extra: dict[str, st
         changes["application_id"] = opts["application_id"]
     if extra:
         changes["client_config"] = {**cfg.client_config, **extra}
+    policies: dict[str, Any] = {
+        field: ErrorPolicy(opts[f"on_{field}_error"])
+        for field in ("deserialization", "processing", "production")
+        if opts.get(f"on_{field}_error")
+    }
+    if opts.get("dead_letter_topic"):
+        policies["dead_letter_topic"] = opts["dead_letter_topic"]
+    if policies:
+        changes["errors"] = dataclasses.replace(cfg.errors, **policies)
     return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
@@ -78,6 +87,10 @@ def main() -> None:
     metavar="KEY=VALUE",
     help="A raw librdkafka setting; repeatable.",
 )
+@click.option("--on-deserialization-error", type=click.Choice([p.value for p in ErrorPolicy]))
+@click.option("--on-processing-error", type=click.Choice([p.value for p in ErrorPolicy]))
+@click.option("--on-production-error", type=click.Choice([p.value for p in ErrorPolicy]))
+@click.option("--dead-letter-topic", help="Where dead_letter policies write (default <app>-dlq).")
 @click.option("--worker-index", type=click.IntRange(min=0), default=0, hidden=True)
 @click.option(
     "--log-level",
@@ -118,17 +131,32 @@ def run(target: str, workers: int, worker_index: int, log_level: str, **opts: An
 
 @main.command()
 @click.argument("target")
-def describe(target: str) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "mermaid", "dot", "png"]),
+    default="text",
+    show_default=True,
+    help="png needs Graphviz's dot on PATH.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="png: the file to write.")
+def describe(target: str, fmt: str, output: str | None) -> None:
     """Print TARGET's topology: sub-topologies, sources, processors, stores, sinks."""
+    from streamlet.cli_ops import render
+
     try:
         topology = _topology(_resolve(target))
+        click.echo(render(topology, fmt, output))
     except StreamletError as exc:
         click.echo(f"streamlet: {type(exc).__name__}: {exc}", err=True)
         sys.exit(1)
-    click.echo(topology.describe())
 
 
 def _register_optional_groups() -> None:
+    from streamlet.cli_ops import lag, reset
+
+    main.add_command(lag)
+    main.add_command(reset)
     try:
         from streamlet.cli_schema import schema
     except ImportError:  # the Avro extras are optional

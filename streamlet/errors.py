@@ -72,6 +72,10 @@ class TopicError(StreamletError):
     """A topic is missing, or exists in a shape the topology cannot use."""
 
 
+class BrokerUnavailableError(StreamletError):
+    """No broker answered at the bootstrap servers within the start-up probe's timeout."""
+
+
 class SerializationError(StreamletError):
     """A key or value could not be serialized or deserialized."""
 

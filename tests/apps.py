@@ -82,14 +82,24 @@ def stateful() -> sl.App:
     i64 = serde.Int64()
     s.to(os.environ["OUT"] + "-echo")
     values = s.map_values(lambda v: v["value"])
-    (values.group_by_key(value_serde=i64)
+    (
+        values.group_by_key(value_serde=i64)
         .aggregate(lambda: 0, lambda _k, v, agg: agg + v, name="sums", value_serde=i64)
-        .to_stream().to(os.environ["OUT"] + "-sums", value_serde=i64))
-    (values.group_by_key(value_serde=i64)
+        .to_stream()
+        .to(os.environ["OUT"] + "-sums", value_serde=i64)
+    )
+    (
+        values.group_by_key(value_serde=i64)
         .reduce(min, name="mins")
-        .to_stream().to(os.environ["OUT"] + "-mins", value_serde=i64))
-    (values.group_by(lambda _k, v: f"b{v % 17}", name="by-bucket", key_serde=serde.String(),
-                     value_serde=i64)
+        .to_stream()
+        .to(os.environ["OUT"] + "-mins", value_serde=i64)
+    )
+    (
+        values.group_by(
+            lambda _k, v: f"b{v % 17}", name="by-bucket", key_serde=serde.String(), value_serde=i64
+        )
         .count(name="bucket-counts")
-        .to_stream().to(os.environ["OUT"] + "-counts", value_serde=i64))
+        .to_stream()
+        .to(os.environ["OUT"] + "-counts", value_serde=i64)
+    )
     return app

@@ -51,6 +51,9 @@ class Admin:
         if config:
             conf.update(_admin_safe(config))
         self._client = AdminClient(conf)
+        self.bootstrap_servers = bootstrap_servers
+        # what another client of this cluster needs (security settings), for probes
+        self.client_settings = _admin_safe(config or {})
 
     @property
     def client(self) -> AdminClient:

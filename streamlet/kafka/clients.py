@@ -3,6 +3,7 @@ except the few that the processing guarantee owns (those raise ConfigError if ov
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -73,6 +74,16 @@ def consumer_config(cfg: AppConfig, instance_id: str | None = None) -> dict[str,
     return conf
 
 
+def with_client_id(cfg: AppConfig, worker: int) -> AppConfig:
+    """``cfg`` with ``client.id`` defaulted to ``<app>-<worker>``, so brokers and Kafka's own
+    tools (consumer-groups, logs, quotas) say which worker a connection is; a client.id
+    the user set is kept."""
+    if "client.id" in cfg.client_config:
+        return cfg
+    client_id = f"{cfg.application_id}-{worker}"
+    return dataclasses.replace(cfg, client_config={**cfg.client_config, "client.id": client_id})
+
+
 def restore_consumer_config(cfg: AppConfig) -> dict[str, Any]:
     """An assign-only consumer for changelogs: never joins the group, never commits."""
     conf = {
@@ -87,6 +98,8 @@ def restore_consumer_config(cfg: AppConfig) -> dict[str, Any]:
             "enable.partition.eof": True,
         }
     )
+    if "client.id" in conf:  # as Kafka Streams names its restore consumer after the worker
+        conf["client.id"] = f"{conf['client.id']}-restore"
     return conf
 
 

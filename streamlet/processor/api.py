@@ -7,12 +7,23 @@ punctuation callbacks and ``close`` never run concurrently for one task.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 from streamlet.record import Record
 
-PunctuationType = Literal["stream_time", "wall_clock"]
+
+class Punctuation(enum.StrEnum):
+    """When a punctuator fires; a str enum, so ``"stream_time"`` and ``"wall_clock"`` work too."""
+
+    STREAM_TIME = "stream_time"
+    """Driven by record timestamps: time advances only when records arrive."""
+    WALL_CLOCK = "wall_clock"
+    """Driven by the system clock, records or not."""
+
+
+PunctuationType = Literal["stream_time", "wall_clock"] | Punctuation
 
 
 class ProcessorContext(Protocol):

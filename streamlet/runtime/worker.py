@@ -20,7 +20,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 from streamlet.config import AppConfig, ErrorPolicy
 from streamlet.errors import ProducerFencedError, StreamletError, TransactionError
 from streamlet.kafka.admin import Admin
-from streamlet.kafka.clients import consumer_config, restore_consumer_config
+from streamlet.kafka.clients import consumer_config, restore_consumer_config, with_client_id
+from streamlet.kafka.preflight import preflight
 from streamlet.runtime.commit import Committer
 from streamlet.runtime.identity import WorkerIdentity, claim_identity
 from streamlet.runtime.purge import RepartitionPurger
@@ -62,7 +63,9 @@ class Worker:
         restore_signals = self._install_signal_handlers()
         identity = claim_identity(self.cfg.state_dir, self.cfg.application_id, self.index)
         self._identity: WorkerIdentity = identity
+        self.cfg = with_client_id(self.cfg, identity.index)
         try:
+            preflight(self.cfg)  # a bad setting or no broker: one line now, not a traceback
             admin = Admin(self.cfg.bootstrap_servers, self.cfg.client_config)
             policies = self.cfg.errors
             dlq = ErrorPolicy.DEAD_LETTER in (

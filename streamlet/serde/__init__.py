@@ -1,15 +1,18 @@
-"""Serializers/deserializers: ``Bytes``, ``String``, ``Int64``, ``Float64``, ``Json``, and
-``Avro`` (Confluent wire format with a Schema Registry)."""
+"""Serializers/deserializers: ``Bytes``, ``String``, ``Int32``, ``Int64``, ``Float64``,
+``UUID``, ``Json``, and ``Avro`` (Confluent wire format with a Schema Registry)."""
 
 from typing import Any
 
 from streamlet.serde._base import Bytes, Float64, Int64, Json, Serde, String
+from streamlet.serde._kafka import UUID, Int32
 from streamlet.serde.windowed import SessionWindowed, Windowed
 
 __all__ = [
+    "UUID",
     "Avro",
     "Bytes",
     "Float64",
+    "Int32",
     "Int64",
     "Json",
     "Serde",

@@ -7,7 +7,7 @@ from typing import Any
 
 from streamlet.config import TOPIC_NAME_PART
 from streamlet.errors import TopologyError
-from streamlet.serde import Serde
+from streamlet.serde import Json, Serde
 from streamlet.topology.nodes import (
     InternalTopic,
     Node,
@@ -34,8 +34,18 @@ _DAY_MS = 24 * 60 * 60 * 1000
 class TopologyBuilder:
     """Mutable while the DSL runs; ``build()`` returns the frozen ``Topology``."""
 
-    def __init__(self, application_id: str) -> None:
+    def __init__(
+        self,
+        application_id: str,
+        *,
+        default_key_serde: Serde[Any] | None = None,
+        default_value_serde: Serde[Any] | None = None,
+    ) -> None:
         self.application_id = application_id
+        # what an operation falls back to when neither the call nor the stream has a serde
+        # (Kafka Streams' default.key.serde / default.value.serde)
+        self.default_key_serde: Serde[Any] = default_key_serde or Json()
+        self.default_value_serde: Serde[Any] = default_value_serde or Json()
         self._nodes: dict[str, Node] = {}
         self._stores: dict[str, StoreSpec] = {}
         self._internal: dict[str, InternalTopic] = {}

@@ -3,7 +3,8 @@
 Each method adds one node and returns a new handle; nothing runs here. Key functions take
 ``(key, value)``, value functions take ``value``. Serdes follow the data: an operation that
 keeps the key keeps its serde; an operation that changes it forgets it, and a later
-repartition or store falls back to JSON unless given one.
+repartition, store or sink falls back to the app's default serdes (JSON unless
+``App(default_key_serde=, default_value_serde=)`` says otherwise) unless given one.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from streamlet.errors import TopologyError
-from streamlet.serde import Int64, Json, Serde
+from streamlet.serde import Int64, Serde
 from streamlet.topology.builder import TopologyBuilder
 from streamlet.topology.windows import AnyWindows, Emit
 
@@ -102,6 +103,12 @@ class Stream:
         """Run a processor: a function ``(record, ctx)``, or a zero-argument factory of
         objects with ``init(ctx)``, ``process(record)`` and ``close()``. What it forwards
         continues downstream."""
+        if not callable(processor):
+            raise TopologyError(
+                f"process() takes a function (record, ctx) or a Processor class or factory, "
+                f"not a {type(processor).__name__} instance: pass the class itself "
+                f"(e.g. process({type(processor).__name__})), so each task gets its own"
+            )
         node = self._builder.add_processor(
             "process", [self.node], processor, name=name, stores=tuple(stores)
         )
@@ -136,8 +143,12 @@ class Stream:
     def _serdes(
         self, key_serde: Serde[Any] | None = None, value_serde: Serde[Any] | None = None
     ) -> tuple[Serde[Any], Serde[Any]]:
-        """The serdes given, else the stream's own, else JSON."""
-        return key_serde or self.key_serde or Json(), value_serde or self.value_serde or Json()
+        """The serdes given, else the stream's own, else the app's defaults (JSON unless set)."""
+        b = self._builder
+        return (
+            key_serde or self.key_serde or b.default_key_serde,
+            value_serde or self.value_serde or b.default_value_serde,
+        )
 
     # -- grouping -------------------------------------------------------------------------
     def _require_partitioned(self, what: str) -> None:
@@ -265,7 +276,9 @@ class GroupedStream(_Grouped):
         value_serde: Serde[Any] | None = None,
     ) -> Table:
         """``initializer()`` once per key, then ``aggregator(key, value, aggregate)``."""
-        return self._aggregate(name, initializer, aggregator, value_serde or Json())
+        return self._aggregate(
+            name, initializer, aggregator, value_serde or self._builder.default_value_serde
+        )
 
     def _aggregate(
         self, name: str, initializer: Any, aggregator: Any, value_serde: Serde[Any]
@@ -302,7 +315,9 @@ class Table:
     def map_values(
         self, fn: ValueFn, *, value_serde: Serde[Any] | None = None, name: str | None = None
     ) -> Table:
-        return self._derive("table_map_values", fn, value_serde or Json(), name)
+        return self._derive(
+            "table_map_values", fn, value_serde or self._builder.default_value_serde, name
+        )
 
     def to_stream(self, *, name: str | None = None) -> Stream:
         """Every update of the table as a record ``(key, new_value)``; None for a delete."""
@@ -322,7 +337,7 @@ class Table:
         b = self._builder
         b.require_name(name, "a table group_by")
         node = b.add_processor("table_group_by", [self.node], fn)
-        ks, vs = key_serde or Json(), value_serde or self.value_serde
+        ks, vs = key_serde or b.default_key_serde, value_serde or self.value_serde
         moved = b.add_repartition(node, name, ks, vs, None)
         return GroupedTable(b, moved, ks, vs)
 
@@ -342,7 +357,10 @@ class GroupedTable(_Grouped):
         """``adder(key, value, agg)`` for a row entering the group, ``subtractor`` for one
         leaving it; ``initializer()`` once per key."""
         return self._materialize(
-            "table_aggregate", (initializer, adder, subtractor), name, value_serde or Json()
+            "table_aggregate",
+            (initializer, adder, subtractor),
+            name,
+            value_serde or self._builder.default_value_serde,
         )
 
     def count(self, name: str) -> Table:

@@ -38,7 +38,9 @@ def _i64(b: bytes | None) -> int:
 
 
 def test_state_is_the_fold_of_committed_input_after_sigkills(
-    bootstrap: str, make_topics: Callable[..., str], unique: Callable[[str], str],
+    bootstrap: str,
+    make_topics: Callable[..., str],
+    unique: Callable[[str], str],
     tmp_path: Path,
 ) -> None:
     src = make_topics("in", partitions=PARTITIONS)
@@ -71,9 +73,10 @@ def test_state_is_the_fold_of_committed_input_after_sigkills(
     mins = read_all(bootstrap, f"{out}-mins", expect=sent, timeout=60)
     counts = read_all(bootstrap, f"{out}-counts", expect=sent, timeout=60)
     assert final.terminate() == 0, final.output()
-    print(f"\n{len(plan)} SIGKILLs ({plan.count('wipe')} restarts on a wiped state dir); "
-          f"{sent} inputs; restart to first output: "
-          + ", ".join(f"{s:.1f}s" for s in resumed))
+    print(
+        f"\n{len(plan)} SIGKILLs ({plan.count('wipe')} restarts on a wiped state dir); "
+        f"{sent} inputs; restart to first output: " + ", ".join(f"{s:.1f}s" for s in resumed)
+    )
 
     for topic in ("echo", "sums", "mins", "counts"):
         assert_no_open_transactions(bootstrap, f"{out}-{topic}")

@@ -37,7 +37,9 @@ from support import (
 
 PARTITIONS = 4
 STORES = ("counts", "sums")
-_RESTORED = re.compile(r"streamlet\.runtime\.restore: restored \d+ records \((\d+) distinct-key writes\) in")
+_RESTORED = re.compile(
+    r"streamlet\.runtime\.restore: restored \d+ records \((\d+) distinct-key writes\) in"
+)
 _RESTORING = re.compile(r"restoring (\d+) store partitions, up to (\d+) changelog records")
 
 

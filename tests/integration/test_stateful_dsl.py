@@ -17,8 +17,7 @@ from streamlet.kafka.admin import Admin
 from support import Msg, produce, read_all
 
 S, J, I64 = serde.String(), serde.Json(), serde.Int64()
-OUTPUTS = ["count", "reduce", "aggregate", "to_table", "table_filter", "table_map",
-           "regrouped"]
+OUTPUTS = ["count", "reduce", "aggregate", "to_table", "table_filter", "table_map", "regrouped"]
 
 
 def _i64(b: bytes | None) -> int | None:
@@ -36,42 +35,70 @@ def run(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
     for topic in out.values():
         admin.ensure_topic(topic, 2, {})
     app_id = f"sdsl-{tag}"
-    app = sl.App(app_id, bootstrap_servers=bootstrap, commit_interval_ms=100,
-                 state_dir=tmp_path_factory.mktemp("state"))
+    app = sl.App(
+        app_id,
+        bootstrap_servers=bootstrap,
+        commit_interval_ms=100,
+        state_dir=tmp_path_factory.mktemp("state"),
+    )
     ev = app.stream(events, key_serde=S, value_serde=J)
     grouped = ev.map_values(lambda v: v["n"]).group_by_key(value_serde=I64)
     grouped.count(name="counts").to_stream().to(out["count"], value_serde=I64)
     grouped.reduce(max, name="maxima").to_stream().to(out["reduce"], value_serde=I64)
-    (ev.group_by_key()
-       .aggregate(list, lambda _k, v, agg: [*agg, v["n"]], name="histories")
-       .to_stream().to(out["aggregate"]))
+    (
+        ev.group_by_key()
+        .aggregate(list, lambda _k, v, agg: [*agg, v["n"]], name="histories")
+        .to_stream()
+        .to(out["aggregate"])
+    )
     ev.to_table("latest", value_serde=J).to_stream().to(out["to_table"])
     table = app.table(users, name="users", key_serde=S, value_serde=J)
     table.filter(lambda _k, row: row["age"] >= 18).to_stream().to(out["table_filter"])
     table.map_values(lambda row: row["name"].upper(), value_serde=S).to_stream().to(
-        out["table_map"], value_serde=S)
-    (table.group_by(lambda _k, row: row["city"], name="by-city", key_serde=S)
-          .count(name="per-city")
-          .to_stream().to(out["regrouped"], value_serde=I64))
+        out["table_map"], value_serde=S
+    )
+    (
+        table.group_by(lambda _k, row: row["city"], name="by-city", key_serde=S)
+        .count(name="per-city")
+        .to_stream()
+        .to(out["regrouped"], value_serde=I64)
+    )
 
-    produce(bootstrap, events, [(f"k{i % 4}".encode(), json.dumps({"n": i}).encode())
-                                for i in range(40)])
-    rows = [("u1", {"name": "ann", "age": 30, "city": "oslo"}),
-            ("u2", {"name": "bo", "age": 12, "city": "oslo"}),
-            ("u3", {"name": "cy", "age": 40, "city": "rome"}),
-            ("u1", {"name": "ann", "age": 31, "city": "rome"}),  # moves oslo -> rome
-            ("u3", None)]  # deleted: rome -1
+    produce(
+        bootstrap,
+        events,
+        [(f"k{i % 4}".encode(), json.dumps({"n": i}).encode()) for i in range(40)],
+    )
+    rows = [
+        ("u1", {"name": "ann", "age": 30, "city": "oslo"}),
+        ("u2", {"name": "bo", "age": 12, "city": "oslo"}),
+        ("u3", {"name": "cy", "age": 40, "city": "rome"}),
+        ("u1", {"name": "ann", "age": 31, "city": "rome"}),  # moves oslo -> rome
+        ("u3", None),
+    ]  # deleted: rome -1
     for key, value in rows:  # one at a time so the per-key order is the test's order
-        produce(bootstrap, users, [(key.encode(), None if value is None else
-                                    json.dumps(value).encode())])
-    expect = {"count": 40, "reduce": 40, "aggregate": 40, "to_table": 40, "table_filter": 4,
-              "table_map": 5, "regrouped": 6}
+        produce(
+            bootstrap,
+            users,
+            [(key.encode(), None if value is None else json.dumps(value).encode())],
+        )
+    expect = {
+        "count": 40,
+        "reduce": 40,
+        "aggregate": 40,
+        "to_table": 40,
+        "table_filter": 4,
+        "table_map": 5,
+        "regrouped": 6,
+    }
     app.start()
     try:
         assert app.wait_until_running(60)
         results = {n: read_all(bootstrap, t, expect=expect[n], timeout=60) for n, t in out.items()}
-        changelogs = {s: read_all(bootstrap, f"{app_id}-{s}-changelog", idle=1.0)
-                      for s in ("counts", "per-city")}
+        changelogs = {
+            s: read_all(bootstrap, f"{app_id}-{s}-changelog", idle=1.0)
+            for s in ("counts", "per-city")
+        }
     finally:
         app.stop()
     yield {"results": results, "changelogs": changelogs}
@@ -90,7 +117,8 @@ def test_count_forwards_every_update(run: dict[str, Any]) -> None:
 
 def test_reduce_keeps_running_max(run: dict[str, Any]) -> None:
     assert _per_key(run["results"]["reduce"]) == {
-        f"k{i}": [i + 4 * j for j in range(10)] for i in range(4)}
+        f"k{i}": [i + 4 * j for j in range(10)] for i in range(4)
+    }
 
 
 def test_aggregate_calls_initializer_then_aggregator(run: dict[str, Any]) -> None:
@@ -108,7 +136,10 @@ def test_table_filter_and_map_values(run: dict[str, Any]) -> None:
     filtered = _per_key(run["results"]["table_filter"], lambda b: b and json.loads(b)["age"])
     assert filtered == {"u1": [30, 31], "u3": [40, None]}
     assert _per_key(run["results"]["table_map"], lambda b: b and b.decode()) == {
-        "u1": ["ANN", "ANN"], "u2": ["BO"], "u3": ["CY", None]}
+        "u1": ["ANN", "ANN"],
+        "u2": ["BO"],
+        "u3": ["CY", None],
+    }
 
 
 def test_table_group_by_subtracts_rows_that_move(run: dict[str, Any]) -> None:

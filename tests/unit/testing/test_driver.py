@@ -244,3 +244,10 @@ def test_close_closes_processors_and_rejects_further_use() -> None:
         topic.pipe("k", 1)
     with pytest.raises(StreamletError, match="closed"):
         driver.advance_wall_clock(1)
+
+
+def test_punctuation_enum_members_schedule_like_their_strings() -> None:
+    assert sl.Punctuation.WALL_CLOCK == "wall_clock"
+    with TopologyTestDriver(_ticker_app(sl.Punctuation.WALL_CLOCK), wall_clock_start_ms=0) as d:
+        d.advance_wall_clock(100)
+        assert d.output_topic("out", S, J).read_values() == [100]

@@ -19,6 +19,7 @@ _MODULES = (
     "streamlet.topology.builder",
     "streamlet.topology.topology",
     "streamlet.topology.nodes",
+    "streamlet.topology.render",
 )
 _PROBE = """
 import json, sys

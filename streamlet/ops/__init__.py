@@ -1,0 +1,1 @@
+"""Operations on a (running or stopped) application through the broker: lag and reset."""
