@@ -126,7 +126,12 @@ def run(target: str, workers: int, worker_index: int, log_level: str, **opts: An
             elif value is not None:
                 base += [flag, str(value)]
         args = [[*base, "--worker-index", str(i)] for i in range(workers)]
-        sys.exit(supervise(args, metrics_port=metrics_port))
+        try:
+            status = supervise(args, metrics_port=metrics_port)
+        except StreamletError as exc:
+            click.echo(f"streamlet: {type(exc).__name__}: {exc}", err=True)
+            sys.exit(1)
+        sys.exit(status)
     try:
         obj = _resolve(target)
         cfg = _build_config(obj, opts, extra)

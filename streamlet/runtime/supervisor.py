@@ -31,21 +31,21 @@ def supervise(
         from streamlet.runtime.metrics_http import MULTIPROC_ENV
 
         env = {**os.environ, MULTIPROC_ENV: metrics_dir}
-    procs = [subprocess.Popen([sys.executable, *args], env=env) for args in worker_args]
+    procs: list[subprocess.Popen[bytes]] = []
     server = None
     if metrics_port is not None and metrics_dir is not None:
         from streamlet.runtime.metrics_http import MetricsServer, multiprocess_registry
 
-        try:
+        try:  # before any worker starts: a taken port fails at once, leaving nothing behind
             server = MetricsServer(
                 metrics_port,
-                lambda: all(p.poll() is None for p in procs),
+                lambda: bool(procs) and all(p.poll() is None for p in procs),
                 multiprocess_registry(metrics_dir),
             )
         except Exception:
-            for p in procs:
-                p.terminate()
+            shutil.rmtree(metrics_dir, ignore_errors=True)
             raise
+    procs += [subprocess.Popen([sys.executable, *args], env=env) for args in worker_args]
     stopping = False
 
     def forward(signum: int, _frame: object) -> None:
