@@ -11,14 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import TopicPartition
+from confluent_kafka import Message, TopicPartition
 from prometheus_client import REGISTRY
 from prometheus_client.multiprocess import mark_process_dead
 
-from streamlet.config import AppConfig, ErrorPolicy
+import streamlet as sl
+from streamlet import serde
+from streamlet.config import AppConfig, ErrorPolicies, ErrorPolicy
 from streamlet.errors import ConfigError, ProcessingError, ProductionError, SerializationError
 from streamlet.runtime.metrics import LAG_INTERVAL_S, WorkerMetrics, error_reason
 from streamlet.runtime.metrics_http import MULTIPROC_ENV, MetricsServer, multiprocess_registry
+from streamlet.runtime.task import Task
 
 
 def value(name: str, **labels: str) -> float:
@@ -196,3 +199,20 @@ def test_multiprocess_registry_sums_workers_and_forgets_dead_gauges(tmp_path: Pa
     )
     assert lag is None  # dead workers' lag is gone; their counters stay
     assert registry.get_sample_value("streamlet_commits_total") == 2
+
+
+def _task(errors: ErrorPolicies) -> Task:
+    app = sl.App("metrics-task")
+    app.stream("m-src", key_serde=serde.String(), value_serde=serde.Json()).to("m-sink")
+    (sub,) = app.topology().subtopology_of_topic().values()
+    return Task(sub, 0, {}, lambda *_: None, lambda _t: 1, errors, "dlq", lambda: None)
+
+
+def test_task_counts_consumed_records_per_topic_and_reports_policy_skips() -> None:
+    task = _task(ErrorPolicies(deserialization=ErrorPolicy.CONTINUE))
+    heard: list[tuple[str, ErrorPolicy]] = []
+    task.on_policy = lambda exc, policy: heard.append((error_reason(exc), policy))
+    task.process(Message(topic="m-src", partition=0, offset=0, key=b"k", value=b"{}"))
+    task.process(Message(topic="m-src", partition=0, offset=1, key=b"k", value=b"not json"))
+    assert task.consumed == {"m-src": 2}
+    assert heard == [("deserialization_error", ErrorPolicy.CONTINUE)]
