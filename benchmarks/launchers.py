@@ -80,7 +80,9 @@ class Streamlet(Launcher):
 
     def argv(self, spec: EngineSpec) -> list[str]:
         target = "benchmarks.engines.streamlet_app:from_env"
-        return [str(self._cli), "run", target, "--workers", str(self.workers)]
+        # e.g. BENCH_STREAMLET_ARGS="--metrics-port 9464" to measure the metrics' cost
+        extra = os.environ.get("BENCH_STREAMLET_ARGS", "").split()
+        return [str(self._cli), "run", target, "--workers", str(self.workers), *extra]
 
 
 class Quix(Launcher):

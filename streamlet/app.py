@@ -36,6 +36,7 @@ class App:
         repartition_purge_interval_ms: int = 30_000,
         default_key_serde: Serde[Any] | None = None,
         default_value_serde: Serde[Any] | None = None,
+        metrics_port: int | None = None,
     ) -> None:
         self.config = AppConfig(
             application_id=application_id,
@@ -47,6 +48,7 @@ class App:
             errors=errors or ErrorPolicies(),
             static_membership=static_membership,
             repartition_purge_interval_ms=repartition_purge_interval_ms,
+            metrics_port=metrics_port,
         )
         # serdes for keys and values no operation declared (JSON unless given, as Kafka
         # Streams' default.key.serde / default.value.serde)

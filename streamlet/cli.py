@@ -41,7 +41,13 @@ def _build_config(obj: App | Topology, opts: dict[str, Any], extra: dict[str, st
     else:
         cfg = AppConfig(application_id=opts["application_id"] or obj.application_id)
     changes: dict[str, Any] = {}
-    for field in ("bootstrap_servers", "processing_guarantee", "commit_interval_ms", "state_dir"):
+    for field in (
+        "bootstrap_servers",
+        "processing_guarantee",
+        "commit_interval_ms",
+        "state_dir",
+        "metrics_port",
+    ):
         if opts.get(field) is not None:
             changes[field] = opts[field]
     if opts.get("application_id") and isinstance(obj, App):
@@ -58,6 +64,16 @@ def _build_config(obj: App | Topology, opts: dict[str, Any], extra: dict[str, st
     if policies:
         changes["errors"] = dataclasses.replace(cfg.errors, **policies)
     return dataclasses.replace(cfg, **changes) if changes else cfg
+
+
+def _app_metrics_port(target: str) -> int | None:
+    """An ``App(metrics_port=)`` given to ``--workers N``: the supervisor serves it."""
+    try:
+        obj = _resolve(target)
+    except StreamletError as exc:
+        click.echo(f"streamlet: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+    return obj.config.metrics_port if isinstance(obj, App) else None
 
 
 @click.group()
@@ -91,6 +107,11 @@ def main() -> None:
 @click.option("--on-processing-error", type=click.Choice([p.value for p in ErrorPolicy]))
 @click.option("--on-production-error", type=click.Choice([p.value for p in ErrorPolicy]))
 @click.option("--dead-letter-topic", help="Where dead_letter policies write (default <app>-dlq).")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Serve Prometheus metrics on /metrics and /health on this port (all workers).",
+)
 @click.option("--worker-index", type=click.IntRange(min=0), default=0, hidden=True)
 @click.option(
     "--log-level",
@@ -109,6 +130,7 @@ def run(target: str, workers: int, worker_index: int, log_level: str, **opts: An
         from streamlet.runtime.supervisor import supervise
 
         base = ["-m", "streamlet", "run", target, "--log-level", log_level]
+        metrics_port = opts.pop("metrics_port") or _app_metrics_port(target)
         for key, value in opts.items():
             flag = "--" + key.replace("_", "-")
             if isinstance(value, tuple):
@@ -116,7 +138,13 @@ def run(target: str, workers: int, worker_index: int, log_level: str, **opts: An
                     base += [flag, item]
             elif value is not None:
                 base += [flag, str(value)]
-        sys.exit(supervise([[*base, "--worker-index", str(i)] for i in range(workers)]))
+        args = [[*base, "--worker-index", str(i)] for i in range(workers)]
+        try:
+            status = supervise(args, metrics_port=metrics_port)
+        except StreamletError as exc:
+            click.echo(f"streamlet: {type(exc).__name__}: {exc}", err=True)
+            sys.exit(1)
+        sys.exit(status)
     try:
         obj = _resolve(target)
         cfg = _build_config(obj, opts, extra)

@@ -58,6 +58,8 @@ class AppConfig:
     # repartition topics keep records forever (retention.ms=-1, so old event times are never
     # expired unread); what every consumer committed is deleted at most this often
     repartition_purge_interval_ms: int = 30_000
+    # serve Prometheus metrics and /health on this port (None: no endpoint)
+    metrics_port: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.application_id, str) or not TOPIC_NAME_PART.fullmatch(
@@ -84,6 +86,10 @@ class AppConfig:
                 "repartition_purge_interval_ms must be >= 0, "
                 f"not {self.repartition_purge_interval_ms}"
             )
+        if self.metrics_port is not None and (
+            not isinstance(self.metrics_port, int) or not 0 < self.metrics_port < 65536
+        ):
+            raise ConfigError(f"metrics_port must be a port in 1..65535, not {self.metrics_port!r}")
         if self.exactly_once:
             timeout = int(self.client_config.get("transaction.timeout.ms", 10_000))
             if self.commit_interval_s * 1000 >= timeout:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,6 +32,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from streamlet.config import AppConfig
 from streamlet.errors import ProducerFencedError, TransactionError
 from streamlet.kafka.clients import producer_config
+from streamlet.runtime.metrics import WorkerMetrics
 from streamlet.runtime.task import Task, wall_clock_ms
 
 log = logging.getLogger(__name__)
@@ -81,8 +83,16 @@ class ChangelogPositions:
 class Committer:
     """Owns the producer and the commit sequence for one worker."""
 
-    def __init__(self, cfg: AppConfig, transactional_id: str | None, admin: AdminClient) -> None:
+    def __init__(
+        self,
+        cfg: AppConfig,
+        transactional_id: str | None,
+        admin: AdminClient,
+        metrics: WorkerMetrics | None = None,
+    ) -> None:
         self._cfg = cfg
+        self.metrics = metrics or WorkerMetrics()
+        self._produced: dict[str, int] = {}  # records produced in the open transaction
         self._txn_id = transactional_id if cfg.exactly_once else None
         self._in_txn = False
         self._delivery_errors: list[str] = []
@@ -111,6 +121,7 @@ class Committer:
             self._producer.flush(0)
         self._in_txn = False
         self._delivery_errors.clear()
+        self._produced.clear()
         self._producer = self._new_producer()
 
     def produce(
@@ -124,6 +135,7 @@ class Committer:
     ) -> None:
         if self._txn_id is not None and not self._in_txn:
             self.begin()
+        self._produced[topic] = self._produced.get(topic, 0) + 1
         while True:
             try:
                 self._producer.produce(
@@ -158,6 +170,7 @@ class Committer:
         TransactionError/ProducerFencedError."""
         if self._txn_id is not None and not self._in_txn:
             return []
+        started = time.monotonic()
         written: set[tuple[str, int]] = set()
         now = wall_clock_ms()
         for task in tasks:  # step 2: changelogs, coalesced
@@ -189,6 +202,8 @@ class Committer:
         for task in tasks:
             task.flush_stores(self.positions.get)
         self.positions.refresh(written)
+        self.metrics.committed(time.monotonic() - started, self._produced)
+        self._produced = {}
         return offsets
 
     def settle_offsets(self, tasks: list[Task]) -> None:
@@ -214,11 +229,13 @@ class Committer:
     def abort(self) -> None:
         """Abort the open transaction (if any); raises ProducerFencedError when fenced."""
         self._delivery_errors.clear()
+        self._produced.clear()
         if self._txn_id is None:
             self._producer.purge()
             return
         if not self._in_txn:
             return
+        self.metrics.aborted()
         try:
             self._producer.abort_transaction(_TIMEOUT_S)
         except KafkaException as exc:

@@ -35,9 +35,14 @@ class RestoreTarget:
     reopen_empty: Callable[[], Any]
 
 
-def restore(consumer: Consumer, targets: list[RestoreTarget]) -> dict[tuple[str, int], int]:
+def restore(
+    consumer: Consumer,
+    targets: list[RestoreTarget],
+    on_restored: Callable[[str, int], None] | None = None,
+) -> dict[tuple[str, int], int]:
     """Replay each target's changelog from its recorded offset to the end offset; returns the
-    end offsets, per (changelog, partition)."""
+    end offsets, per (changelog, partition). ``on_restored(store, records)`` hears of each
+    batch applied."""
     started = time.monotonic()
     todo: dict[tuple[str, int], tuple[RestoreTarget, int]] = {}
     ends: dict[tuple[str, int], int] = {}
@@ -77,6 +82,7 @@ def restore(consumer: Consumer, targets: list[RestoreTarget]) -> dict[tuple[str,
         batch: list[Any] = consumer.consume(num_messages=_BATCH, timeout=0.2)
         writes: dict[tuple[str, int], dict[bytes, bytes | None]] = {}
         nexts: dict[tuple[str, int], int] = {}
+        counts: dict[tuple[str, int], int] = {}
         at_end: set[tuple[str, int]] = set()
         for msg in batch:
             err = msg.error()
@@ -93,10 +99,13 @@ def restore(consumer: Consumer, targets: list[RestoreTarget]) -> dict[tuple[str,
             key = (msg.topic(), msg.partition())
             writes.setdefault(key, {})[msg.key()] = msg.value()
             nexts[key] = msg.offset() + 1
+            counts[key] = counts.get(key, 0) + 1
         for key, w in writes.items():
             target, _ = todo[key]
             target.buffered.apply_restored(w, nexts[key])
             applied += len(w)
+            if on_restored is not None:
+                on_restored(target.store, counts[key])
         total += len(batch) - len(at_end)
         if batch:
             last_progress = time.monotonic()

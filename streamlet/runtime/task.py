@@ -67,6 +67,9 @@ class TaskStore:
 class Task:
     """Processes the records of one partition of one sub-topology, in offset order."""
 
+    # called when an error policy skips or dead-letters a record (the worker's metrics)
+    on_policy: Callable[[StreamletError, ErrorPolicy], None] | None = None
+
     def __init__(
         self,
         sub: SubTopology,
@@ -111,6 +114,7 @@ class Task:
             for n in sub.sources()
             for t in n.topics
         }
+        self.consumed: dict[str, int] = dict.fromkeys(self._inputs, 0)  # read by the metrics
 
     # -- TaskServices -------------------------------------------------------------------
     def store(self, name: str) -> Any:
@@ -134,6 +138,7 @@ class Task:
         """Deserialize and run one consumed message through the chain."""
         topic, offset = msg.topic(), msg.offset()
         source, key_de, value_de, emit = self._inputs[topic]
+        self.consumed[topic] += 1
         raw_key, raw_value = msg.key(), msg.value()
         try:
             key = key_de(topic, raw_key) if key_de else raw_key
@@ -191,6 +196,8 @@ class Task:
         if policy is ErrorPolicy.FAIL:
             raise exc
         self._skipped_pending += 1
+        if self.on_policy is not None:
+            self.on_policy(exc, policy)
         if policy is ErrorPolicy.CONTINUE:
             log.warning("skipping record (policy CONTINUE): %s", exc)
             return

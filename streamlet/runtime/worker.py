@@ -24,6 +24,8 @@ from streamlet.kafka.clients import consumer_config, restore_consumer_config, wi
 from streamlet.kafka.preflight import preflight
 from streamlet.runtime.commit import Committer
 from streamlet.runtime.identity import WorkerIdentity, claim_identity
+from streamlet.runtime.metrics import WorkerMetrics
+from streamlet.runtime.metrics_http import serve_worker_metrics
 from streamlet.runtime.purge import RepartitionPurger
 from streamlet.runtime.restore import restore
 from streamlet.runtime.stores import open_store_partitions, task_stores
@@ -53,6 +55,7 @@ class Worker:
         self.processed = 0
         self.skipped = 0  # records skipped or dead-lettered by an error policy
         self.ready = threading.Event()
+        self._metrics = WorkerMetrics()
 
     def stop(self) -> None:
         """Ask the loop to finish its batch, commit, leave the group and return."""
@@ -64,8 +67,12 @@ class Worker:
         identity = claim_identity(self.cfg.state_dir, self.cfg.application_id, self.index)
         self._identity: WorkerIdentity = identity
         self.cfg = with_client_id(self.cfg, identity.index)
+        server = None
         try:
             preflight(self.cfg)  # a bad setting or no broker: one line now, not a traceback
+            server = serve_worker_metrics(
+                self.cfg.metrics_port, lambda: self.ready.is_set() and not self._stopping.is_set()
+            )
             admin = Admin(self.cfg.bootstrap_servers, self.cfg.client_config)
             policies = self.cfg.errors
             dlq = ErrorPolicy.DEAD_LETTER in (
@@ -76,7 +83,9 @@ class Worker:
             self._counts = prepare_topics(
                 admin, self.topology, self.cfg.dead_letter_topic if dlq else None
             )
-            self._committer = Committer(self.cfg, identity.transactional_id, admin.client)
+            self._committer = Committer(
+                self.cfg, identity.transactional_id, admin.client, self._metrics
+            )
             self._purger = RepartitionPurger(
                 admin.client,
                 [
@@ -108,6 +117,8 @@ class Worker:
             finally:
                 self._shutdown(clean)
         finally:
+            if server is not None:
+                server.close()
             identity.release()
             restore_signals()
 
@@ -167,6 +178,7 @@ class Worker:
                     if task is not None:  # else revoked meanwhile; the new owner re-reads it
                         task.process(msg)
                 self.processed += len(batch)
+                self._metrics.tick(self._consumer, self._tasks.values())
                 committer.poll()
                 for task in self._tasks.values():
                     task.punctuate_wall_clock()
@@ -255,6 +267,7 @@ class Worker:
     # -- rebalance ------------------------------------------------------------------------
     def _on_assign(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
         log.info("assigned %s", _fmt(partitions))
+        self._metrics.rebalanced()
         self._open_tasks(partitions)
 
     def _on_revoke(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
@@ -295,7 +308,8 @@ class Worker:
         }
         logged = [t for targets in opened.values() for t in targets if t.changelog]
         if logged:
-            for (topic, partition), end in restore(self._restorer, logged).items():
+            restored = restore(self._restorer, logged, self._metrics.restored)
+            for (topic, partition), end in restored.items():
                 self._committer.positions.set(topic, partition, end)
         for task_id, (sub, partition) in wanted.items():
             self._tasks[task_id] = Task(
@@ -308,6 +322,7 @@ class Worker:
                 self.cfg.dead_letter_topic,
                 self.request_commit,
             )
+            self._tasks[task_id].on_policy = self._metrics.policy_applied
         for tp in partitions:
             sub = self._sub_of_topic[tp.topic]
             self._by_tp[(tp.topic, tp.partition)] = self._tasks[f"{sub.id}_{tp.partition}"]
@@ -321,6 +336,7 @@ class Worker:
     def _close_all(self, *, clean: bool) -> None:
         """Close every task (the eager protocol revokes all partitions at once); a dirty close
         drops the uncommitted writes first."""
+        self._metrics.take_consumed(self._tasks.values())
         for task in self._tasks.values():
             if not clean:
                 task.discard()
