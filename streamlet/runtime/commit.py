@@ -2,7 +2,8 @@
 
 Exactly-once (``exactly_once_v2``), per worker, one transactional producer:
 
-1. A transaction begins at the first record consumed after the previous commit.
+1. A transaction begins at the first record consumed after the previous commit, or at the
+   commit itself when the only work since is store writes (a punctuator's, say).
 2. Output, repartition and changelog records all go through the one producer; each task
    store's pending writes (coalesced per key) are produced to its changelog here.
 3. ``send_offsets_to_transaction(next offsets of every task, group metadata)``.
@@ -157,7 +158,9 @@ class Committer:
         """Make every task's progress durable and return the input offsets committed; raises
         TransactionError/ProducerFencedError."""
         if self._txn_id is not None and not self._in_txn:
-            return []
+            if not any(task.has_pending_writes() for task in tasks):
+                return []
+            self.begin()  # store writes alone open a transaction: their changelog needs one
         written: set[tuple[str, int]] = set()
         now = wall_clock_ms()
         for task in tasks:  # step 2: changelogs, coalesced

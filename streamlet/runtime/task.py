@@ -228,6 +228,10 @@ class Task:
                 written.append(changelog)
         return written
 
+    def has_pending_writes(self) -> bool:
+        """Whether any store holds writes not yet committed."""
+        return any(ts.buffered.has_pending() for ts in self.stores.values())
+
     def flush_stores(self, end_offset: Callable[[str, int], int | None]) -> None:
         """Step 5: the committed writes go to disk with the changelog offset they reflect,
         ``end_offset(changelog, partition)``."""

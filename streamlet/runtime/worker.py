@@ -169,8 +169,13 @@ class Worker:
                     task.punctuate_wall_clock()
                 now = time.monotonic()
                 if now >= next_commit or self._commit_requested:
-                    if dirty or committer.in_transaction:
-                        self._commit(list(self._tasks.values()))
+                    tasks = list(self._tasks.values())
+                    if (
+                        dirty
+                        or committer.in_transaction
+                        or any(t.has_pending_writes() for t in tasks)
+                    ):
+                        self._commit(tasks)
                         dirty = False
                     self._commit_requested = False
                     next_commit = now + interval
