@@ -26,7 +26,8 @@ _STALL_S = 120.0
 
 @dataclass
 class RestoreTarget:
-    """One store partition to restore: ``reopen_empty`` wipes it and returns the new one."""
+    """One store partition to restore: ``reopen_empty`` wipes it and returns the new one
+    (the caller closes ``buffered`` first: the wipe needs the store's lock)."""
 
     store: str
     changelog: str
@@ -56,6 +57,7 @@ def restore(consumer: Consumer, targets: list[RestoreTarget]) -> dict[tuple[str,
                 start,
                 high,
             )
+            target.buffered.close()  # our own handle holds the lock the wipe must take
             target.buffered = target.reopen_empty()
             start = None
         start = low if start is None else max(start, low)
