@@ -4,6 +4,11 @@ Each store records the changelog offset its contents reflect. Restoration replay
 committed changelog (read_committed) from there to the end in large batches, one
 WriteBatch per batch. A store whose offset lies beyond the changelog's end (the topic was
 recreated) is wiped and restored from the beginning.
+
+Restoration ends at the *high watermark* observed when it began, read through the
+read_committed consumer: its position passes that offset only once every record below it is
+decided, so a record of a transaction still open (at the last stable offset) holds
+restoration back until it commits or aborts, never ends it early.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, IsolationLevel, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from streamlet.errors import StateError
 
@@ -36,17 +42,43 @@ class RestoreTarget:
     reopen_empty: Callable[[], Any]
 
 
-def restore(consumer: Consumer, targets: list[RestoreTarget]) -> dict[tuple[str, int], int]:
-    """Replay each target's changelog from its recorded offset to the end offset; returns the
-    end offsets, per (changelog, partition)."""
+def high_watermarks(
+    admin: AdminClient, partitions: list[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """The high watermark (read_uncommitted end offset) of every partition; ``StateError``
+    naming the partition when the broker cannot say."""
+    latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+    futures = admin.list_offsets(
+        {TopicPartition(t, p): latest for t, p in partitions},
+        isolation_level=IsolationLevel.READ_UNCOMMITTED,
+        request_timeout=30.0,
+    )
+    out: dict[tuple[str, int], int] = {}
+    for tp, future in futures.items():
+        try:
+            out[(tp.topic, tp.partition)] = future.result(timeout=30.0).offset
+        except KafkaException as exc:
+            raise StateError(
+                f"cannot read the end offset of changelog {tp.topic}[{tp.partition}]: {exc}",
+                topic=tp.topic,
+                partition=tp.partition,
+            ) from exc
+    return out
+
+
+def restore(
+    consumer: Consumer, admin: AdminClient, targets: list[RestoreTarget]
+) -> dict[tuple[str, int], int]:
+    """Replay each target's changelog from its recorded offset to the high watermark seen at
+    the start; returns those end offsets, per (changelog, partition)."""
     started = time.monotonic()
     todo: dict[tuple[str, int], tuple[RestoreTarget, int]] = {}
-    ends: dict[tuple[str, int], int] = {}
+    ends = high_watermarks(admin, [(t.changelog, t.partition) for t in targets])
     assignment: list[TopicPartition] = []
     for target in targets:
         tp = TopicPartition(target.changelog, target.partition)
-        low, high = consumer.get_watermark_offsets(tp, timeout=30.0, cached=False)
-        ends[(target.changelog, target.partition)] = high
+        low, _ = consumer.get_watermark_offsets(tp, timeout=30.0, cached=False)
+        high = ends[(target.changelog, target.partition)]
         start = target.buffered.changelog_offset()
         if start is not None and start > high:
             log.warning(
@@ -79,12 +111,11 @@ def restore(consumer: Consumer, targets: list[RestoreTarget]) -> dict[tuple[str,
         batch: list[Any] = consumer.consume(num_messages=_BATCH, timeout=0.2)
         writes: dict[tuple[str, int], dict[bytes, bytes | None]] = {}
         nexts: dict[tuple[str, int], int] = {}
-        at_end: set[tuple[str, int]] = set()
+        eofs = 0
         for msg in batch:
             err = msg.error()
             if err is not None and err.code() == KafkaError._PARTITION_EOF:
-                # the end of what read_committed may see; markers need not be waited for
-                at_end.add((msg.topic(), msg.partition()))
+                eofs += 1  # at the last stable offset: the position below says if that is all
                 continue
             if err is not None:
                 raise StateError(
@@ -99,16 +130,17 @@ def restore(consumer: Consumer, targets: list[RestoreTarget]) -> dict[tuple[str,
             target, _ = todo[key]
             target.buffered.apply_restored(w, nexts[key])
             applied += len(w)
-        total += len(batch) - len(at_end)
+        total += len(batch) - eofs
         if batch:
             last_progress = time.monotonic()
         positions = consumer.position([TopicPartition(t, p) for t, p in todo])
         for tp in positions:
             key = (tp.topic, tp.partition)
-            _, high = todo[key]
-            position = tp.offset
-            done = key in at_end and (position < 0 or position >= high - 1)
-            if done or position >= high or (position >= 0 and nexts.get(key, position) >= high):
+            target, high = todo[key]
+            # the position passes markers and aborted records once they are decided
+            if tp.offset >= high or nexts.get(key, -1) >= high:
+                if tp.offset > nexts.get(key, -1) and tp.offset >= 0:
+                    target.buffered.apply_restored({}, tp.offset)
                 del todo[key]
                 consumer.incremental_unassign([TopicPartition(key[0], key[1])])
         now = time.monotonic()

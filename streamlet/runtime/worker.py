@@ -63,7 +63,7 @@ class Worker:
         identity = claim_identity(self.cfg.state_dir, self.cfg.application_id, self.index)
         self._identity: WorkerIdentity = identity
         try:
-            admin = Admin(self.cfg.bootstrap_servers, self.cfg.client_config)
+            admin = self._admin = Admin(self.cfg.bootstrap_servers, self.cfg.client_config)
             policies = self.cfg.errors
             dlq = ErrorPolicy.DEAD_LETTER in (
                 policies.deserialization,
@@ -297,7 +297,9 @@ class Worker:
         }
         logged = [t for targets in opened.values() for t in targets if t.changelog]
         if logged:
-            for (topic, partition), end in restore(self._restorer, logged).items():
+            for (topic, partition), end in restore(
+                self._restorer, self._admin.client, logged
+            ).items():
                 self._committer.positions.set(topic, partition, end)
         for task_id, (sub, partition) in wanted.items():
             self._tasks[task_id] = Task(
