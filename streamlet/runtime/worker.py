@@ -18,13 +18,19 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from streamlet.config import AppConfig, ErrorPolicy
-from streamlet.errors import ProducerFencedError, StreamletError, TransactionError
+from streamlet.errors import (
+    ProducerFencedError,
+    StoreLockedError,
+    StreamletError,
+    TransactionError,
+)
 from streamlet.kafka.admin import Admin
 from streamlet.kafka.clients import consumer_config, restore_consumer_config
 from streamlet.runtime.commit import Committer
 from streamlet.runtime.identity import WorkerIdentity, claim_identity
+from streamlet.runtime.lockwait import LockWaits
 from streamlet.runtime.purge import RepartitionPurger
-from streamlet.runtime.restore import restore
+from streamlet.runtime.restore import RestoreTarget, restore
 from streamlet.runtime.stores import open_store_partitions, task_stores
 from streamlet.runtime.task import Task
 from streamlet.runtime.topics import prepare_topics
@@ -46,6 +52,7 @@ class Worker:
         self._stopping = threading.Event()
         self._tasks: dict[str, Task] = {}
         self._by_tp: dict[tuple[str, int], Task] = {}
+        self._waits = LockWaits()  # tasks whose stores a stalled sibling still holds
         self._commit_requested = False
         self._sub_of_topic: dict[str, SubTopology] = topology.subtopology_of_topic()
         self._counts: dict[str, int] = {}
@@ -149,6 +156,8 @@ class Worker:
         recoveries: list[float] = []
         committer = self._committer
         while not self._stopping.is_set():
+            if self._waits:
+                self._retry_locked()
             batch = self._next_batch()
             try:
                 if batch:
@@ -241,9 +250,13 @@ class Worker:
             fatal = True
         if fatal:
             self._committer.recreate_producer()
-        partitions = [TopicPartition(t, p) for t, p in self._by_tp]
+        paused = self._waits.partitions()
+        partitions = [TopicPartition(t, p) for t, p in self._by_tp] + paused
         self._close_all(clean=False)
         self._open_tasks(partitions)
+        opened = [tp for tp in paused if (tp.topic, tp.partition) in self._by_tp]
+        if opened:  # their tasks were waiting for a lock and now have it
+            self._consumer.resume(opened)
         if partitions:
             committed = self._consumer.committed(partitions, timeout=30.0)
             for tp in committed:
@@ -255,11 +268,13 @@ class Worker:
                     log.info("seek %s[%d] deferred: %s", tp.topic, tp.partition, seek_exc)
 
     # -- rebalance ------------------------------------------------------------------------
-    def _on_assign(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         log.info("assigned %s", _fmt(partitions))
+        consumer.assign(partitions)  # now, not after the callback: a waiting task pauses its own
         self._open_tasks(partitions)
 
     def _on_revoke(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+        self._waits.clear()
         if not self._tasks:
             return
         log.info("revoked %s: committing first", _fmt(partitions))
@@ -282,39 +297,74 @@ class Worker:
         self._close_all(clean=False)
 
     def _open_tasks(self, partitions: list[TopicPartition]) -> None:
-        """Create the tasks of newly assigned partitions, restoring their stores first."""
+        """Create the tasks of newly assigned partitions, restoring their stores first; a task
+        whose store lock another process holds waits, its partitions paused."""
         wanted: dict[str, tuple[SubTopology, int]] = {}
         for tp in partitions:
             sub = self._sub_of_topic[tp.topic]
             task_id = f"{sub.id}_{tp.partition}"
-            if task_id not in self._tasks:
+            if task_id not in self._tasks and task_id not in self._waits:
                 wanted[task_id] = (sub, tp.partition)
-        opened = {
-            task_id: open_store_partitions(
-                self.topology, sub, partition, self._identity.app_dir / task_id
-            )
-            for task_id, (sub, partition) in wanted.items()
-        }
-        logged = [t for targets in opened.values() for t in targets if t.changelog]
+        opened: dict[str, tuple[SubTopology, int, list[RestoreTarget]]] = {}
+        now = time.monotonic()
+        for task_id, (sub, partition) in wanted.items():
+            try:
+                opened[task_id] = (sub, partition, self._open_stores(task_id, sub, partition))
+            except StoreLockedError as exc:
+                self._waits.add(task_id, sub, partition, exc, now)
+        self._start_tasks(opened)
+        paused = []
+        for tp in partitions:
+            task_id = f"{self._sub_of_topic[tp.topic].id}_{tp.partition}"
+            task = self._tasks.get(task_id)
+            if task is not None:
+                self._by_tp[(tp.topic, tp.partition)] = task
+            else:
+                self._waits.add_partition(task_id, tp)
+                paused.append(tp)
+        if paused:
+            self._consumer.pause(paused)
+
+    def _open_stores(self, task_id: str, sub: SubTopology, partition: int) -> list[RestoreTarget]:
+        return open_store_partitions(
+            self.topology, sub, partition, self._identity.app_dir / task_id
+        )
+
+    def _start_tasks(self, opened: dict[str, tuple[SubTopology, int, list[RestoreTarget]]]) -> None:
+        """Restore the opened stores, then create their tasks."""
+        logged = [t for _, _, targets in opened.values() for t in targets if t.changelog]
         if logged:
             for (topic, partition), end in restore(
                 self._restorer, self._admin.client, logged
             ).items():
                 self._committer.positions.set(topic, partition, end)
-        for task_id, (sub, partition) in wanted.items():
+        for task_id, (sub, partition, targets) in opened.items():
             self._tasks[task_id] = Task(
                 sub,
                 partition,
-                task_stores(self.topology, opened[task_id]),
+                task_stores(self.topology, targets),
                 self._committer.produce,
                 self._counts.__getitem__,
                 self.cfg.errors,
                 self.cfg.dead_letter_topic,
                 self.request_commit,
             )
-        for tp in partitions:
-            sub = self._sub_of_topic[tp.topic]
-            self._by_tp[(tp.topic, tp.partition)] = self._tasks[f"{sub.id}_{tp.partition}"]
+
+    def _retry_locked(self) -> None:
+        """Try again to open the tasks waiting for a store lock whose backoff is over."""
+        now = time.monotonic()
+        for task_id, sub, partition in self._waits.due(now):
+            try:
+                targets = self._open_stores(task_id, sub, partition)
+            except StoreLockedError as exc:
+                self._waits.retry_later(task_id, exc, now)
+                continue
+            self._start_tasks({task_id: (sub, partition, targets)})
+            resumed = self._waits.pop(task_id, time.monotonic())
+            for tp in resumed:
+                self._by_tp[(tp.topic, tp.partition)] = self._tasks[task_id]
+            if resumed:
+                self._consumer.resume(resumed)
 
     def _commit_final(self) -> None:
         """Commit, then record the exact changelog end offsets (a clean close follows)."""
@@ -332,6 +382,7 @@ class Worker:
             task.close()
         self._tasks.clear()
         self._by_tp.clear()
+        self._waits.clear()
 
 
 def _fmt(partitions: list[TopicPartition]) -> str:
