@@ -50,3 +50,18 @@ def ticker() -> sl.App:
         .to(os.environ["OUT"], key_serde=serde.String(), value_serde=serde.Int64())
     )
     return app
+
+
+def echo_policy() -> sl.App:
+    """IN (JSON) to OUT unchanged; POLICY (``fail|continue|dead_letter``) is the production
+    policy, for records the broker rejects (OUT with a small ``max.message.bytes``)."""
+    from apps_dlq import _app as _policy_app
+    from apps_dlq import _policy
+
+    app = _policy_app(os.environ, sl.ErrorPolicies(production=_policy(os.environ)))
+    (
+        app.stream(os.environ["IN"], key_serde=serde.String(), value_serde=serde.Json())
+        .map_values(lambda v: {**v, "echo": True})
+        .to(os.environ["OUT"])
+    )
+    return app

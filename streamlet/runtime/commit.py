@@ -87,11 +87,15 @@ class Committer:
         self._txn_id = transactional_id if cfg.exactly_once else None
         self._in_txn = False
         self._delivery_errors: list[str] = []
+        self.rejected = False  # the last commit failed on records the broker rejected
+        self._rejected_since_commit = False
         self.positions = ChangelogPositions(admin)
         self._producer = self._new_producer()
 
     # -- producer -----------------------------------------------------------------------
     def _on_delivery(self, err: Any, msg: Any) -> None:
+        if err is not None and err.code() in _REJECTIONS:
+            self._rejected_since_commit = True
         if err is not None and len(self._delivery_errors) < 10:
             self._delivery_errors.append(f"{msg.topic()}[{msg.partition()}]: {err}")
 
@@ -157,6 +161,7 @@ class Committer:
     def commit(self, tasks: list[Task], consumer: Any) -> list[TopicPartition]:
         """Make every task's progress durable and return the input offsets committed; raises
         TransactionError/ProducerFencedError."""
+        self.rejected = False
         if self._txn_id is not None and not self._in_txn:
             if not any(task.has_pending_writes() for task in tasks):
                 return []
@@ -187,7 +192,12 @@ class Committer:
                 if offsets:
                     consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
+            with contextlib.suppress(Exception):
+                self._producer.poll(0)  # serve the delivery reports that say why
+            self.rejected = self._rejected_since_commit or exc.args[0].code() in _REJECTIONS
+            self._rejected_since_commit = False
             raise _translate(exc, "commit") from exc
+        self._rejected_since_commit = False
         self.positions.harvest()  # step 5
         for task in tasks:
             task.flush_stores(self.positions.get)
@@ -228,6 +238,7 @@ class Committer:
             raise _translate(exc, "abort") from exc
         finally:
             self._in_txn = False
+            self._rejected_since_commit = False  # the aborted records' reports are in
 
     def close(self, *, clean: bool = True) -> None:
         """Deliver what is queued (clean) or drop it (after a failure)."""
@@ -239,6 +250,21 @@ class Committer:
                 self._producer.flush(0)
         except Exception as exc:  # the producer may be in a fatal state already
             log.debug("closing the producer: %s", exc)
+
+
+# broker answers that blame the records produced, not the producer or the broker's health
+# (errors that a broker bounce can cause too, such as an unknown partition, are left out: a
+# transient fault must never be pinned on a record)
+_REJECTIONS = frozenset(
+    {
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.INVALID_RECORD,
+        KafkaError.INVALID_TIMESTAMP,
+        KafkaError._UNKNOWN_TOPIC,
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.RECORD_LIST_TOO_LARGE,
+    }
+)
 
 
 def _translate(exc: KafkaException, step: str) -> TransactionError:

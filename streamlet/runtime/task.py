@@ -171,6 +171,13 @@ class Task:
         if self._stream_punctuators:
             self._punctuate(self._stream_punctuators, self.stream_time)
 
+    def reject(self, msg: Any, exc: StreamletError, policy: ErrorPolicy) -> None:
+        """Apply ``policy`` (CONTINUE or DEAD_LETTER) to a record instead of processing it."""
+        topic, offset = msg.topic(), msg.offset()
+        self._locate(exc, topic, offset)
+        self._on_error(exc, policy, msg, "sink")
+        self.offsets[topic] = offset + 1
+
     def _locate(self, exc: StreamletError, topic: str, offset: int) -> None:
         exc.topic, exc.partition, exc.offset = topic, self.partition, offset
 

@@ -20,6 +20,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 from streamlet.config import AppConfig, ErrorPolicy
 from streamlet.errors import (
     ProducerFencedError,
+    ProductionError,
     StoreLockedError,
     StreamletError,
     TransactionError,
@@ -28,6 +29,7 @@ from streamlet.kafka.admin import Admin
 from streamlet.kafka.clients import consumer_config, restore_consumer_config
 from streamlet.runtime.commit import Committer
 from streamlet.runtime.identity import WorkerIdentity, claim_identity
+from streamlet.runtime.isolation import Isolation
 from streamlet.runtime.lockwait import LockWaits
 from streamlet.runtime.purge import RepartitionPurger
 from streamlet.runtime.restore import RestoreTarget, restore
@@ -53,6 +55,7 @@ class Worker:
         self._tasks: dict[str, Task] = {}
         self._by_tp: dict[tuple[str, int], Task] = {}
         self._waits = LockWaits()  # tasks whose stores a stalled sibling still holds
+        self._isolation = Isolation()  # one record per transaction after a broker rejection
         self._commit_requested = False
         self._sub_of_topic: dict[str, SubTopology] = topology.subtopology_of_topic()
         self._counts: dict[str, int] = {}
@@ -154,11 +157,14 @@ class Worker:
         next_commit = time.monotonic() + interval
         dirty = False
         recoveries: list[float] = []
+        failed_in_a_row = 0  # recoveries since the last successful commit: bounded by count
         committer = self._committer
+        isolation = self._isolation
         while not self._stopping.is_set():
             if self._waits:
                 self._retry_locked()
             batch = self._next_batch()
+            current: Any = None  # the record in flight, when isolating
             try:
                 if batch:
                     committer.begin()  # exactly-once: the records' work joins one transaction
@@ -170,8 +176,15 @@ class Worker:
                         self._on_consumer_error(err)
                         continue
                     task = task_of((msg.topic(), msg.partition()))
-                    if task is not None:  # else revoked meanwhile; the new owner re-reads it
+                    if task is None:  # revoked meanwhile; the new owner re-reads it
+                        continue
+                    if not isolation.active:
                         task.process(msg)
+                        continue
+                    current = msg
+                    self._process_isolated(task, msg)
+                    failed_in_a_row = 0
+                    current = None
                 self.processed += len(batch)
                 committer.poll()
                 for task in self._tasks.values():
@@ -185,6 +198,7 @@ class Worker:
                         or any(t.has_pending_writes() for t in tasks)
                     ):
                         self._commit(tasks)
+                        failed_in_a_row = 0
                         dirty = False
                     self._commit_requested = False
                     next_commit = now + interval
@@ -195,13 +209,45 @@ class Worker:
             except TransactionError as exc:
                 now = time.monotonic()
                 recoveries = [t for t in recoveries if now - t < 60] + [now]
-                if len(recoveries) > _MAX_RECOVERIES:
+                failed_in_a_row += 1
+                if len(recoveries) > _MAX_RECOVERIES or failed_in_a_row > _MAX_RECOVERIES:
                     raise
+                if committer.rejected and not exc.fatal:
+                    self._on_rejection(exc, current)
                 self._recover(exc)
                 dirty = False
             except StreamletError:
                 self._abort_quietly()
                 raise
+
+    def _process_isolated(self, task: Task, msg: Any) -> None:
+        """One record in its own transaction (or, if it was found to cause a rejection, the
+        production policy applied to it instead)."""
+        self._committer.begin()  # the commit carries this record's offset even without output
+        topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+        reason = self._isolation.take(topic, partition, offset)
+        if reason is None:
+            task.process(msg)
+        else:
+            task.reject(msg, ProductionError(reason), self.cfg.errors.production)
+        self._commit(list(self._tasks.values()))
+        self._isolation.committed(self._by_tp)
+
+    def _on_rejection(self, exc: TransactionError, culprit: Any) -> None:
+        """The broker rejected records of the failed transaction: find (isolate) or, found,
+        apply the production policy to the input record that caused it."""
+        if culprit is None or not self._isolation.active:
+            self._isolation.start(self._tasks.values())
+            return
+        topic, partition, offset = culprit.topic(), culprit.partition(), culprit.offset()
+        reason = f"the broker rejected an output of this record: {exc.message}"
+        if self.cfg.errors.production is ErrorPolicy.FAIL:
+            self._abort_quietly()
+            self._close_all(clean=False)
+            error = ProductionError(reason)
+            error.topic, error.partition, error.offset = topic, partition, offset
+            raise error from exc
+        self._isolation.poison(topic, partition, offset, reason)
 
     def _next_batch(self) -> list[Any]:
         """What is queued, up to a batch, without waiting; when nothing is, wait for the first
