@@ -150,7 +150,10 @@ class Committer:
     def begin(self) -> None:
         """Start a transaction if none is open (exactly-once only)."""
         if self._txn_id is not None and not self._in_txn:
-            self._producer.begin_transaction()
+            try:
+                self._producer.begin_transaction()
+            except KafkaException as exc:
+                raise _translate(exc, "begin_transaction") from exc
             self._in_txn = True
 
     @property

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from streamlet.config import AppConfig, ErrorPolicy
 from streamlet.errors import (
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 _BATCH = 2000
 _MAX_RECOVERIES = 10
+_SEEK_TRIES = 10
 
 
 class Worker:
@@ -264,8 +265,11 @@ class Worker:
     def _on_consumer_error(self, err: KafkaError) -> None:
         if err.code() == KafkaError._PARTITION_EOF:
             return
-        if err.fatal():
-            raise TransactionError(f"consumer fatal error: {err.str()}", fatal=True)
+        if err.fatal():  # not the producer's fault: re-creating it cures nothing; stop (a
+            # supervisor's restart brings a new consumer)
+            raise StreamletError(
+                f"consumer fatal error: {err.str()} (code {err.name()}); the worker stops"
+            )
         log.warning("consumer error: %s", err.str())
 
     def _commit(self, tasks: list[Task]) -> None:
@@ -304,14 +308,42 @@ class Worker:
         if opened:  # their tasks were waiting for a lock and now have it
             self._consumer.resume(opened)
         if partitions:
-            committed = self._consumer.committed(partitions, timeout=30.0)
-            for tp in committed:
-                if tp.offset < 0:
-                    tp.offset = OFFSET_BEGINNING
+            try:
+                committed = self._consumer.committed(partitions, timeout=30.0)
+            except KafkaException as kafka_exc:
+                raise TransactionError(
+                    f"reading the committed offsets of {_fmt(partitions)} to recover failed: "
+                    f"{kafka_exc}"
+                ) from kafka_exc
+            self._seek_all(committed)
+
+    def _seek_all(self, committed: list[TopicPartition]) -> None:
+        """Rewind to the committed offsets. A partition no longer assigned (a rebalance is
+        under way) needs no seek; one still assigned must be rewound, or its records since
+        the commit would be skipped: a seek that keeps failing stops the worker."""
+        for tp in committed:
+            if tp.offset < 0:
+                tp.offset = OFFSET_BEGINNING
+            for attempt in range(_SEEK_TRIES):
                 try:
                     self._consumer.seek(tp)
-                except Exception as seek_exc:  # not fetching yet: a rebalance is coming
-                    log.info("seek %s[%d] deferred: %s", tp.topic, tp.partition, seek_exc)
+                    break
+                except KafkaException as seek_exc:
+                    assigned = {(a.topic, a.partition) for a in self._consumer.assignment()}
+                    if (tp.topic, tp.partition) not in assigned:
+                        log.info("seek %s[%d] not needed: %s", tp.topic, tp.partition, seek_exc)
+                        break
+                    if attempt == _SEEK_TRIES - 1:
+                        error = TransactionError(
+                            f"cannot rewind to the committed offset after an abort: {seek_exc}"
+                        )
+                        error.topic, error.partition, error.offset = (
+                            tp.topic,
+                            tp.partition,
+                            tp.offset,
+                        )
+                        raise error from seek_exc
+                    time.sleep(0.2)
 
     # -- rebalance ------------------------------------------------------------------------
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
