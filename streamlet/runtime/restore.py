@@ -134,9 +134,11 @@ def restore(
         if batch:
             last_progress = time.monotonic()
         positions = consumer.position([TopicPartition(t, p) for t, p in todo])
+        left = 0  # changelog offsets still to read (markers included: an upper bound)
         for tp in positions:
             key = (tp.topic, tp.partition)
             target, high = todo[key]
+            left += high - max(tp.offset, nexts.get(key, 0), 0)
             # the position passes markers and aborted records once they are decided
             if tp.offset >= high or nexts.get(key, -1) >= high:
                 if tp.offset > nexts.get(key, -1) and tp.offset >= 0:
@@ -146,7 +148,15 @@ def restore(
         now = time.monotonic()
         if now - last_log > 5.0:
             rate = total / max(now - started, 1e-9)
-            log.info("restored %d records (%.0f/s), %d partitions to go", total, rate, len(todo))
+            log.info(
+                "restored %d records (%.0f/s), %d partitions and up to %d records to go "
+                "(ETA %.0f s)",
+                total,
+                rate,
+                len(todo),
+                max(left, 0),
+                max(left, 0) / max(rate, 1e-9),
+            )
             last_log = now
         if todo and now - last_progress > _STALL_S:
             raise StateError(
