@@ -73,9 +73,7 @@ def test_table_group_by_reduce_keeps_a_running_total() -> None:
     app = _app()
     (
         app.table("balances", name="balances", key_serde=S, value_serde=I64)
-        .group_by(
-            lambda account, amount: account[0], name="by-letter", key_serde=S, value_serde=I64
-        )
+        .group_by(lambda account, amount: account[0], name="by-letter", key_serde=S, value_serde=I64)
         .reduce(lambda agg, v: agg + v, lambda agg, v: agg - v, name="totals", value_serde=I64)
         .to_stream()
         .to("totals", value_serde=I64)
