@@ -153,8 +153,10 @@ def run(target: str, workers: int, worker_index: int, log_level: str, **opts: An
 
         Worker(topology, cfg, worker_index).run()
     except StreamletError as exc:
+        from streamlet.runtime.exitcodes import status_for
+
         click.echo(f"streamlet: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(status_for(exc))
 
 
 @main.command()

@@ -2,7 +2,8 @@
 
 Exactly-once (``exactly_once_v2``), per worker, one transactional producer:
 
-1. A transaction begins at the first record consumed after the previous commit.
+1. A transaction begins at the first record consumed after the previous commit, or at the
+   commit itself when the only work since is store writes (a punctuator's, say).
 2. Output, repartition and changelog records all go through the one producer; each task
    store's pending writes (coalesced per key) are produced to its changelog here.
 3. ``send_offsets_to_transaction(next offsets of every task, group metadata)``.
@@ -96,11 +97,15 @@ class Committer:
         self._txn_id = transactional_id if cfg.exactly_once else None
         self._in_txn = False
         self._delivery_errors: list[str] = []
+        self.rejected = False  # the last commit failed on records the broker rejected
+        self._rejected_since_commit = False
         self.positions = ChangelogPositions(admin)
         self._producer = self._new_producer()
 
     # -- producer -----------------------------------------------------------------------
     def _on_delivery(self, err: Any, msg: Any) -> None:
+        if err is not None and err.code() in _REJECTIONS:
+            self._rejected_since_commit = True
         if err is not None and len(self._delivery_errors) < 10:
             self._delivery_errors.append(f"{msg.topic()}[{msg.partition()}]: {err}")
 
@@ -157,7 +162,10 @@ class Committer:
     def begin(self) -> None:
         """Start a transaction if none is open (exactly-once only)."""
         if self._txn_id is not None and not self._in_txn:
-            self._producer.begin_transaction()
+            try:
+                self._producer.begin_transaction()
+            except KafkaException as exc:
+                raise _translate(exc, "begin_transaction") from exc
             self._in_txn = True
 
     @property
@@ -168,8 +176,11 @@ class Committer:
     def commit(self, tasks: list[Task], consumer: Any) -> list[TopicPartition]:
         """Make every task's progress durable and return the input offsets committed; raises
         TransactionError/ProducerFencedError."""
+        self.rejected = False
         if self._txn_id is not None and not self._in_txn:
-            return []
+            if not any(task.has_pending_writes() for task in tasks):
+                return []
+            self.begin()  # store writes alone open a transaction: their changelog needs one
         started = time.monotonic()
         written: set[tuple[str, int]] = set()
         now = wall_clock_ms()
@@ -197,7 +208,12 @@ class Committer:
                 if offsets:
                     consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
+            with contextlib.suppress(Exception):
+                self._producer.poll(0)  # serve the delivery reports that say why
+            self.rejected = self._rejected_since_commit or exc.args[0].code() in _REJECTIONS
+            self._rejected_since_commit = False
             raise _translate(exc, "commit") from exc
+        self._rejected_since_commit = False
         self.positions.harvest()  # step 5
         for task in tasks:
             task.flush_stores(self.positions.get)
@@ -242,6 +258,7 @@ class Committer:
             raise _translate(exc, "abort") from exc
         finally:
             self._in_txn = False
+            self._rejected_since_commit = False  # the aborted records' reports are in
 
     def close(self, *, clean: bool = True) -> None:
         """Deliver what is queued (clean) or drop it (after a failure)."""
@@ -253,6 +270,21 @@ class Committer:
                 self._producer.flush(0)
         except Exception as exc:  # the producer may be in a fatal state already
             log.debug("closing the producer: %s", exc)
+
+
+# broker answers that blame the records produced, not the producer or the broker's health
+# (errors that a broker bounce can cause too, such as an unknown partition, are left out: a
+# transient fault must never be pinned on a record)
+_REJECTIONS = frozenset(
+    {
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.INVALID_RECORD,
+        KafkaError.INVALID_TIMESTAMP,
+        KafkaError._UNKNOWN_TOPIC,
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.RECORD_LIST_TOO_LARGE,
+    }
+)
 
 
 def _translate(exc: KafkaException, step: str) -> TransactionError:

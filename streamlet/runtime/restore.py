@@ -4,6 +4,11 @@ Each store records the changelog offset its contents reflect. Restoration replay
 committed changelog (read_committed) from there to the end in large batches, one
 WriteBatch per batch. A store whose offset lies beyond the changelog's end (the topic was
 recreated) is wiped and restored from the beginning.
+
+Restoration ends at the *high watermark* observed when it began, read through the
+read_committed consumer: its position passes that offset only once every record below it is
+decided, so a record of a transaction still open (at the last stable offset) holds
+restoration back until it commits or aborts, never ends it early.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, IsolationLevel, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from streamlet.errors import StateError
 
@@ -26,7 +32,8 @@ _STALL_S = 120.0
 
 @dataclass
 class RestoreTarget:
-    """One store partition to restore: ``reopen_empty`` wipes it and returns the new one."""
+    """One store partition to restore: ``reopen_empty`` wipes it and returns the new one
+    (the caller closes ``buffered`` first: the wipe needs the store's lock)."""
 
     store: str
     changelog: str
@@ -35,22 +42,47 @@ class RestoreTarget:
     reopen_empty: Callable[[], Any]
 
 
+def high_watermarks(
+    admin: AdminClient, partitions: list[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """The high watermark (read_uncommitted end offset) of every partition; ``StateError``
+    naming the partition when the broker cannot say."""
+    latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+    futures = admin.list_offsets(
+        {TopicPartition(t, p): latest for t, p in partitions},
+        isolation_level=IsolationLevel.READ_UNCOMMITTED,
+        request_timeout=30.0,
+    )
+    out: dict[tuple[str, int], int] = {}
+    for tp, future in futures.items():
+        try:
+            out[(tp.topic, tp.partition)] = future.result(timeout=30.0).offset
+        except KafkaException as exc:
+            raise StateError(
+                f"cannot read the end offset of changelog {tp.topic}[{tp.partition}]: {exc}",
+                topic=tp.topic,
+                partition=tp.partition,
+            ) from exc
+    return out
+
+
 def restore(
     consumer: Consumer,
+    admin: AdminClient,
     targets: list[RestoreTarget],
     on_restored: Callable[[str, int], None] | None = None,
 ) -> dict[tuple[str, int], int]:
-    """Replay each target's changelog from its recorded offset to the end offset; returns the
-    end offsets, per (changelog, partition). ``on_restored(store, records)`` hears of each
-    batch applied."""
+    """Replay each target's changelog from its recorded offset to the high watermark seen at
+    the start; returns those end offsets, per (changelog, partition). ``on_restored(store,
+    records)`` hears of each batch applied."""
     started = time.monotonic()
     todo: dict[tuple[str, int], tuple[RestoreTarget, int]] = {}
-    ends: dict[tuple[str, int], int] = {}
+    ends = high_watermarks(admin, [(t.changelog, t.partition) for t in targets])
     assignment: list[TopicPartition] = []
     for target in targets:
         tp = TopicPartition(target.changelog, target.partition)
-        low, high = consumer.get_watermark_offsets(tp, timeout=30.0, cached=False)
-        ends[(target.changelog, target.partition)] = high
+        low, _ = consumer.get_watermark_offsets(tp, timeout=30.0, cached=False)
+        high = ends[(target.changelog, target.partition)]
         start = target.buffered.changelog_offset()
         if start is not None and start > high:
             log.warning(
@@ -61,6 +93,7 @@ def restore(
                 start,
                 high,
             )
+            target.buffered.close()  # our own handle holds the lock the wipe must take
             target.buffered = target.reopen_empty()
             start = None
         start = low if start is None else max(start, low)
@@ -83,12 +116,11 @@ def restore(
         writes: dict[tuple[str, int], dict[bytes, bytes | None]] = {}
         nexts: dict[tuple[str, int], int] = {}
         counts: dict[tuple[str, int], int] = {}
-        at_end: set[tuple[str, int]] = set()
+        eofs = 0
         for msg in batch:
             err = msg.error()
             if err is not None and err.code() == KafkaError._PARTITION_EOF:
-                # the end of what read_committed may see; markers need not be waited for
-                at_end.add((msg.topic(), msg.partition()))
+                eofs += 1  # at the last stable offset: the position below says if that is all
                 continue
             if err is not None:
                 raise StateError(
@@ -106,22 +138,33 @@ def restore(
             applied += len(w)
             if on_restored is not None:
                 on_restored(target.store, counts[key])
-        total += len(batch) - len(at_end)
+        total += len(batch) - eofs
         if batch:
             last_progress = time.monotonic()
         positions = consumer.position([TopicPartition(t, p) for t, p in todo])
+        left = 0  # changelog offsets still to read (markers included: an upper bound)
         for tp in positions:
             key = (tp.topic, tp.partition)
-            _, high = todo[key]
-            position = tp.offset
-            done = key in at_end and (position < 0 or position >= high - 1)
-            if done or position >= high or (position >= 0 and nexts.get(key, position) >= high):
+            target, high = todo[key]
+            left += high - max(tp.offset, nexts.get(key, 0), 0)
+            # the position passes markers and aborted records once they are decided
+            if tp.offset >= high or nexts.get(key, -1) >= high:
+                if tp.offset > nexts.get(key, -1) and tp.offset >= 0:
+                    target.buffered.apply_restored({}, tp.offset)
                 del todo[key]
                 consumer.incremental_unassign([TopicPartition(key[0], key[1])])
         now = time.monotonic()
         if now - last_log > 5.0:
             rate = total / max(now - started, 1e-9)
-            log.info("restored %d records (%.0f/s), %d partitions to go", total, rate, len(todo))
+            log.info(
+                "restored %d records (%.0f/s), %d partitions and up to %d records to go "
+                "(ETA %.0f s)",
+                total,
+                rate,
+                len(todo),
+                max(left, 0),
+                max(left, 0) / max(rate, 1e-9),
+            )
             last_log = now
         if todo and now - last_progress > _STALL_S:
             raise StateError(

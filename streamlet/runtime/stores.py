@@ -17,8 +17,25 @@ log = logging.getLogger(__name__)
 def open_store_partitions(
     topology: Topology, sub: SubTopology, partition: int, task_dir: Path
 ) -> list[RestoreTarget]:
-    """Open (or, when corrupt, wipe and recreate) every store of the task."""
-    targets = []
+    """Open (or, when corrupt, wipe and recreate) every store of the task; when one is locked
+    by another process, close those already open and raise ``StoreLockedError``."""
+    targets: list[RestoreTarget] = []
+    try:
+        _open_each(topology, sub, partition, task_dir, targets)
+    except StoreLockedError:  # release what did open: the caller retries the whole task
+        for target in targets:
+            target.buffered.close()
+        raise
+    return targets
+
+
+def _open_each(
+    topology: Topology,
+    sub: SubTopology,
+    partition: int,
+    task_dir: Path,
+    targets: list[RestoreTarget],
+) -> None:
     for name in sub.stores:
         spec = topology.stores[name]
         path = task_dir / name
@@ -36,7 +53,6 @@ def open_store_partitions(
             backend = None
         buffered = BufferedStore(backend) if backend is not None else reopen_empty()
         targets.append(RestoreTarget(name, spec.changelog or "", partition, buffered, reopen_empty))
-    return targets
 
 
 def task_stores(topology: Topology, targets: list[RestoreTarget]) -> dict[str, TaskStore]:

@@ -1,9 +1,14 @@
 """``--workers N``: N worker processes under one parent.
 
-The parent forwards SIGTERM/SIGINT to every worker, waits for them, and exits non-zero as
-soon as one fails (stopping the others first), so a process manager sees the failure. With a
-metrics port it serves every worker's metrics from one endpoint: the workers write them to
-files in a private directory (prometheus_client's multiprocess mode).
+The parent forwards SIGTERM/SIGINT to every worker and waits for them. A worker that dies
+abnormally (an error a restart may cure, or killed by a signal: SIGKILL, the OOM killer) is
+replaced after a backoff (1 s, doubling to 30 s), at most 5 times within 60 s; beyond that,
+or when a worker exits with a fatal status (``exitcodes.FATAL``: a FAIL-policy record, a
+fenced identity, a configuration error), the parent stops the others and exits with that
+status (``EXIT_RESTARTS_EXHAUSTED`` for the first), so a process manager sees why.
+
+With a metrics port the parent serves every worker's metrics from one endpoint: the workers
+write them to files in a private directory (prometheus_client's multiprocess mode).
 """
 
 from __future__ import annotations
@@ -16,9 +21,49 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+from streamlet.runtime.exitcodes import EXIT_RESTARTS_EXHAUSTED, FATAL
 
 log = logging.getLogger(__name__)
+
+_RESTARTS = 5
+_WINDOW_S = 60.0
+_FIRST_BACKOFF_S = 1.0
+_MAX_BACKOFF_S = 30.0
+
+
+class _Slot:
+    """One worker index: its current process and its restart history."""
+
+    def __init__(self, args: Sequence[str], env: Mapping[str, str] | None) -> None:
+        self.args = list(args)
+        self._env = env
+        self.proc: subprocess.Popen[bytes] | None = self._spawn()
+        self.restarts: list[float] = []
+        self.due: float | None = None  # when a replacement starts
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, *self.args], env=self._env)
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def schedule_restart(self, now: float) -> bool:
+        """Plan a replacement with backoff; False once the restart limit is reached."""
+        self.restarts = [t for t in self.restarts if now - t < _WINDOW_S]
+        if len(self.restarts) >= _RESTARTS:
+            return False
+        backoff = min(_FIRST_BACKOFF_S * 2 ** len(self.restarts), _MAX_BACKOFF_S)
+        self.restarts.append(now)
+        self.due = now + backoff
+        return True
+
+    def restart_if_due(self, now: float) -> None:
+        if self.due is not None and now >= self.due:
+            self.due = None
+            self.proc = self._spawn()
+            log.info("worker replaced: new pid %d", self.proc.pid)
 
 
 def supervise(
@@ -27,67 +72,59 @@ def supervise(
     """Start one process per argv in ``worker_args``; return the exit status to use."""
     metrics_dir = tempfile.mkdtemp(prefix="streamlet-metrics-") if metrics_port else None
     env = None
-    if metrics_dir is not None:
-        from streamlet.runtime.metrics_http import MULTIPROC_ENV
-
-        env = {**os.environ, MULTIPROC_ENV: metrics_dir}
-    procs: list[subprocess.Popen[bytes]] = []
+    slots: list[_Slot] = []
     server = None
     if metrics_port is not None and metrics_dir is not None:
-        from streamlet.runtime.metrics_http import MetricsServer, multiprocess_registry
+        from streamlet.runtime.metrics_http import (
+            MULTIPROC_ENV,
+            MetricsServer,
+            multiprocess_registry,
+        )
 
+        env = {**os.environ, MULTIPROC_ENV: metrics_dir}
         try:  # before any worker starts: a taken port fails at once, leaving nothing behind
             server = MetricsServer(
                 metrics_port,
-                lambda: bool(procs) and all(p.poll() is None for p in procs),
+                lambda: bool(slots) and all(slot.running() for slot in slots),
                 multiprocess_registry(metrics_dir),
             )
         except Exception:
             shutil.rmtree(metrics_dir, ignore_errors=True)
             raise
-    procs += [subprocess.Popen([sys.executable, *args], env=env) for args in worker_args]
+    slots += [_Slot(args, env) for args in worker_args]
     stopping = False
 
     def forward(signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signum)
+        for slot in slots:
+            slot.due = None
+            if slot.running():
+                assert slot.proc is not None
+                slot.proc.send_signal(signum)
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
     status = 0
-    dead: set[int] = set()
     try:
-        while any(p.poll() is None for p in procs):
-            if metrics_dir is not None:
-                _mark_dead(procs, dead, metrics_dir)
-            failed = [p for p in procs if p.returncode not in (None, 0)]
-            if failed and not stopping:
-                status = failed[0].returncode or 1
-                log.error(
-                    "worker pid %d exited with %d; stopping the others",
-                    failed[0].pid,
-                    failed[0].returncode,
-                )
-                stopping = True
-                for p in procs:
-                    if p.poll() is None:
-                        p.terminate()
+        while any(slot.running() or slot.due is not None for slot in slots):
+            now = time.monotonic()
+            for slot in slots:
+                status = status or _watch(slot, now, stopping, metrics_dir)
+                if status and not stopping:
+                    stopping = True
+                    _stop_all(slots)
+                if not stopping:
+                    slot.restart_if_due(now)
             time.sleep(0.1)
-        if status == 0:
-            codes = [p.returncode for p in procs]
-            status = next((c for c in codes if c != 0), 0)
-            if status < 0:  # killed by a signal
-                status = 128 - status
     finally:
         deadline = time.monotonic() + grace_s
-        for p in procs:
-            if p.poll() is None:
+        for slot in slots:
+            if slot.running():
+                assert slot.proc is not None
                 try:
-                    p.wait(max(0.0, deadline - time.monotonic()))
+                    slot.proc.wait(max(0.0, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
-                    p.kill()
+                    slot.proc.kill()
         for s, handler in previous.items():
             signal.signal(s, handler)
         if server is not None:
@@ -97,11 +134,46 @@ def supervise(
     return status
 
 
-def _mark_dead(procs: Sequence[subprocess.Popen[bytes]], dead: set[int], directory: str) -> None:
+def _watch(slot: _Slot, now: float, stopping: bool, metrics_dir: str | None) -> int:
+    """Deal with an exited worker; a non-zero return is the status to stop the app with."""
+    proc = slot.proc
+    if proc is None or proc.poll() is None:
+        return 0
+    code = proc.returncode
+    slot.proc = None
+    if metrics_dir is not None:
+        _mark_dead(proc.pid, metrics_dir)
+    if code == 0:
+        return 0
+    shown = f"signal {-code}" if code < 0 else f"status {code}"
+    if stopping:
+        return 0 if code < 0 else code  # terminated while stopping: not a new failure
+    if code in FATAL:
+        log.error("worker pid %d exited with %s (fatal); stopping the others", proc.pid, shown)
+        return code
+    if slot.schedule_restart(now):
+        log.warning("worker pid %d died (%s); restarting it", proc.pid, shown)
+        return 0
+    log.error(
+        "worker pid %d died (%s): more than %d restarts in %.0f s; stopping the others",
+        proc.pid,
+        shown,
+        _RESTARTS,
+        _WINDOW_S,
+    )
+    return EXIT_RESTARTS_EXHAUSTED
+
+
+def _mark_dead(pid: int, directory: str) -> None:
     """A dead worker's live gauges (its lag) must stop counting; its counters stay summed."""
     from prometheus_client.multiprocess import mark_process_dead
 
-    for p in procs:
-        if p.returncode is not None and p.pid not in dead:
-            dead.add(p.pid)
-            mark_process_dead(p.pid, directory)  # type: ignore[no-untyped-call]
+    mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+
+
+def _stop_all(slots: list[_Slot]) -> None:
+    for slot in slots:
+        slot.due = None
+        if slot.running():
+            assert slot.proc is not None
+            slot.proc.terminate()

@@ -189,6 +189,13 @@ class Task:
         if self._stream_punctuators:
             self._punctuate(self._stream_punctuators, self.stream_time)
 
+    def reject(self, msg: Any, exc: StreamletError, policy: ErrorPolicy) -> None:
+        """Apply ``policy`` (CONTINUE or DEAD_LETTER) to a record instead of processing it."""
+        topic, offset = msg.topic(), msg.offset()
+        self._locate(exc, topic, offset)
+        self._on_error(exc, policy, msg, "sink")
+        self.offsets[topic] = offset + 1
+
     def _locate(self, exc: StreamletError, topic: str, offset: int) -> None:
         exc.topic, exc.partition, exc.offset = topic, self.partition, offset
 
@@ -247,6 +254,10 @@ class Task:
                     self.produce(changelog, key, value, self.partition, timestamp, None)
                 written.append(changelog)
         return written
+
+    def has_pending_writes(self) -> bool:
+        """Whether any store holds writes not yet committed."""
+        return any(ts.buffered.has_pending() for ts in self.stores.values())
 
     def flush_stores(self, end_offset: Callable[[str, int], int | None]) -> None:
         """Step 5: the committed writes go to disk with the changelog offset they reflect,

@@ -15,19 +15,27 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from streamlet.config import AppConfig, ErrorPolicy
-from streamlet.errors import ProducerFencedError, StreamletError, TransactionError
+from streamlet.errors import (
+    ProducerFencedError,
+    ProductionError,
+    StoreLockedError,
+    StreamletError,
+    TransactionError,
+)
 from streamlet.kafka.admin import Admin
 from streamlet.kafka.clients import consumer_config, restore_consumer_config, with_client_id
 from streamlet.kafka.preflight import preflight
 from streamlet.runtime.commit import Committer
 from streamlet.runtime.identity import WorkerIdentity, claim_identity
+from streamlet.runtime.isolation import Isolation
+from streamlet.runtime.lockwait import LockWaits
 from streamlet.runtime.metrics import WorkerMetrics
 from streamlet.runtime.metrics_http import serve_worker_metrics
 from streamlet.runtime.purge import RepartitionPurger
-from streamlet.runtime.restore import restore
+from streamlet.runtime.restore import RestoreTarget, restore
 from streamlet.runtime.stores import open_store_partitions, task_stores
 from streamlet.runtime.task import Task
 from streamlet.runtime.topics import prepare_topics
@@ -37,6 +45,7 @@ log = logging.getLogger(__name__)
 
 _BATCH = 2000
 _MAX_RECOVERIES = 10
+_SEEK_TRIES = 10
 
 
 class Worker:
@@ -49,6 +58,8 @@ class Worker:
         self._stopping = threading.Event()
         self._tasks: dict[str, Task] = {}
         self._by_tp: dict[tuple[str, int], Task] = {}
+        self._waits = LockWaits()  # tasks whose stores a stalled sibling still holds
+        self._isolation = Isolation()  # one record per transaction after a broker rejection
         self._commit_requested = False
         self._sub_of_topic: dict[str, SubTopology] = topology.subtopology_of_topic()
         self._counts: dict[str, int] = {}
@@ -73,7 +84,7 @@ class Worker:
             server = serve_worker_metrics(
                 self.cfg.metrics_port, lambda: self.ready.is_set() and not self._stopping.is_set()
             )
-            admin = Admin(self.cfg.bootstrap_servers, self.cfg.client_config)
+            admin = self._admin = Admin(self.cfg.bootstrap_servers, self.cfg.client_config)
             policies = self.cfg.errors
             dlq = ErrorPolicy.DEAD_LETTER in (
                 policies.deserialization,
@@ -161,9 +172,14 @@ class Worker:
         next_commit = time.monotonic() + interval
         dirty = False
         recoveries: list[float] = []
+        failed_in_a_row = 0  # recoveries since the last successful commit: bounded by count
         committer = self._committer
+        isolation = self._isolation
         while not self._stopping.is_set():
+            if self._waits:
+                self._retry_locked()
             batch = self._next_batch()
+            current: Any = None  # the record in flight, when isolating
             try:
                 if batch:
                     committer.begin()  # exactly-once: the records' work joins one transaction
@@ -175,8 +191,15 @@ class Worker:
                         self._on_consumer_error(err)
                         continue
                     task = task_of((msg.topic(), msg.partition()))
-                    if task is not None:  # else revoked meanwhile; the new owner re-reads it
+                    if task is None:  # revoked meanwhile; the new owner re-reads it
+                        continue
+                    if not isolation.active:
                         task.process(msg)
+                        continue
+                    current = msg
+                    self._process_isolated(task, msg)
+                    failed_in_a_row = 0
+                    current = None
                 self.processed += len(batch)
                 self._metrics.tick(self._consumer, self._tasks.values())
                 committer.poll()
@@ -184,8 +207,14 @@ class Worker:
                     task.punctuate_wall_clock()
                 now = time.monotonic()
                 if now >= next_commit or self._commit_requested:
-                    if dirty or committer.in_transaction:
-                        self._commit(list(self._tasks.values()))
+                    tasks = list(self._tasks.values())
+                    if (
+                        dirty
+                        or committer.in_transaction
+                        or any(t.has_pending_writes() for t in tasks)
+                    ):
+                        self._commit(tasks)
+                        failed_in_a_row = 0
                         dirty = False
                     self._commit_requested = False
                     next_commit = now + interval
@@ -196,13 +225,45 @@ class Worker:
             except TransactionError as exc:
                 now = time.monotonic()
                 recoveries = [t for t in recoveries if now - t < 60] + [now]
-                if len(recoveries) > _MAX_RECOVERIES:
+                failed_in_a_row += 1
+                if len(recoveries) > _MAX_RECOVERIES or failed_in_a_row > _MAX_RECOVERIES:
                     raise
+                if committer.rejected and not exc.fatal:
+                    self._on_rejection(exc, current)
                 self._recover(exc)
                 dirty = False
             except StreamletError:
                 self._abort_quietly()
                 raise
+
+    def _process_isolated(self, task: Task, msg: Any) -> None:
+        """One record in its own transaction (or, if it was found to cause a rejection, the
+        production policy applied to it instead)."""
+        self._committer.begin()  # the commit carries this record's offset even without output
+        topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+        reason = self._isolation.take(topic, partition, offset)
+        if reason is None:
+            task.process(msg)
+        else:
+            task.reject(msg, ProductionError(reason), self.cfg.errors.production)
+        self._commit(list(self._tasks.values()))
+        self._isolation.committed(self._by_tp)
+
+    def _on_rejection(self, exc: TransactionError, culprit: Any) -> None:
+        """The broker rejected records of the failed transaction: find (isolate) or, found,
+        apply the production policy to the input record that caused it."""
+        if culprit is None or not self._isolation.active:
+            self._isolation.start(self._tasks.values())
+            return
+        topic, partition, offset = culprit.topic(), culprit.partition(), culprit.offset()
+        reason = f"the broker rejected an output of this record: {exc.message}"
+        if self.cfg.errors.production is ErrorPolicy.FAIL:
+            self._abort_quietly()
+            self._close_all(clean=False)
+            error = ProductionError(reason)
+            error.topic, error.partition, error.offset = topic, partition, offset
+            raise error from exc
+        self._isolation.poison(topic, partition, offset, reason)
 
     def _next_batch(self) -> list[Any]:
         """What is queued, up to a batch, without waiting; when nothing is, wait for the first
@@ -219,8 +280,11 @@ class Worker:
     def _on_consumer_error(self, err: KafkaError) -> None:
         if err.code() == KafkaError._PARTITION_EOF:
             return
-        if err.fatal():
-            raise TransactionError(f"consumer fatal error: {err.str()}", fatal=True)
+        if err.fatal():  # not the producer's fault: re-creating it cures nothing; stop (a
+            # supervisor's restart brings a new consumer)
+            raise StreamletError(
+                f"consumer fatal error: {err.str()} (code {err.name()}); the worker stops"
+            )
         log.warning("consumer error: %s", err.str())
 
     def _commit(self, tasks: list[Task]) -> None:
@@ -251,26 +315,60 @@ class Worker:
             fatal = True
         if fatal:
             self._committer.recreate_producer()
-        partitions = [TopicPartition(t, p) for t, p in self._by_tp]
+        paused = self._waits.partitions()
+        partitions = [TopicPartition(t, p) for t, p in self._by_tp] + paused
         self._close_all(clean=False)
         self._open_tasks(partitions)
+        opened = [tp for tp in paused if (tp.topic, tp.partition) in self._by_tp]
+        if opened:  # their tasks were waiting for a lock and now have it
+            self._consumer.resume(opened)
         if partitions:
-            committed = self._consumer.committed(partitions, timeout=30.0)
-            for tp in committed:
-                if tp.offset < 0:
-                    tp.offset = OFFSET_BEGINNING
+            try:
+                committed = self._consumer.committed(partitions, timeout=30.0)
+            except KafkaException as kafka_exc:
+                raise TransactionError(
+                    f"reading the committed offsets of {_fmt(partitions)} to recover failed: "
+                    f"{kafka_exc}"
+                ) from kafka_exc
+            self._seek_all(committed)
+
+    def _seek_all(self, committed: list[TopicPartition]) -> None:
+        """Rewind to the committed offsets. A partition no longer assigned (a rebalance is
+        under way) needs no seek; one still assigned must be rewound, or its records since
+        the commit would be skipped: a seek that keeps failing stops the worker."""
+        for tp in committed:
+            if tp.offset < 0:
+                tp.offset = OFFSET_BEGINNING
+            for attempt in range(_SEEK_TRIES):
                 try:
                     self._consumer.seek(tp)
-                except Exception as seek_exc:  # not fetching yet: a rebalance is coming
-                    log.info("seek %s[%d] deferred: %s", tp.topic, tp.partition, seek_exc)
+                    break
+                except KafkaException as seek_exc:
+                    assigned = {(a.topic, a.partition) for a in self._consumer.assignment()}
+                    if (tp.topic, tp.partition) not in assigned:
+                        log.info("seek %s[%d] not needed: %s", tp.topic, tp.partition, seek_exc)
+                        break
+                    if attempt == _SEEK_TRIES - 1:
+                        error = TransactionError(
+                            f"cannot rewind to the committed offset after an abort: {seek_exc}"
+                        )
+                        error.topic, error.partition, error.offset = (
+                            tp.topic,
+                            tp.partition,
+                            tp.offset,
+                        )
+                        raise error from seek_exc
+                    time.sleep(0.2)
 
     # -- rebalance ------------------------------------------------------------------------
-    def _on_assign(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         log.info("assigned %s", _fmt(partitions))
         self._metrics.rebalanced()
+        consumer.assign(partitions)  # now, not after the callback: a waiting task pauses its own
         self._open_tasks(partitions)
 
     def _on_revoke(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+        self._waits.clear()
         if not self._tasks:
             return
         log.info("revoked %s: committing first", _fmt(partitions))
@@ -293,29 +391,51 @@ class Worker:
         self._close_all(clean=False)
 
     def _open_tasks(self, partitions: list[TopicPartition]) -> None:
-        """Create the tasks of newly assigned partitions, restoring their stores first."""
+        """Create the tasks of newly assigned partitions, restoring their stores first; a task
+        whose store lock another process holds waits, its partitions paused."""
         wanted: dict[str, tuple[SubTopology, int]] = {}
         for tp in partitions:
             sub = self._sub_of_topic[tp.topic]
             task_id = f"{sub.id}_{tp.partition}"
-            if task_id not in self._tasks:
+            if task_id not in self._tasks and task_id not in self._waits:
                 wanted[task_id] = (sub, tp.partition)
-        opened = {
-            task_id: open_store_partitions(
-                self.topology, sub, partition, self._identity.app_dir / task_id
-            )
-            for task_id, (sub, partition) in wanted.items()
-        }
-        logged = [t for targets in opened.values() for t in targets if t.changelog]
+        opened: dict[str, tuple[SubTopology, int, list[RestoreTarget]]] = {}
+        now = time.monotonic()
+        for task_id, (sub, partition) in wanted.items():
+            try:
+                opened[task_id] = (sub, partition, self._open_stores(task_id, sub, partition))
+            except StoreLockedError as exc:
+                self._waits.add(task_id, sub, partition, exc, now)
+        self._start_tasks(opened)
+        paused = []
+        for tp in partitions:
+            task_id = f"{self._sub_of_topic[tp.topic].id}_{tp.partition}"
+            task = self._tasks.get(task_id)
+            if task is not None:
+                self._by_tp[(tp.topic, tp.partition)] = task
+            else:
+                self._waits.add_partition(task_id, tp)
+                paused.append(tp)
+        if paused:
+            self._consumer.pause(paused)
+
+    def _open_stores(self, task_id: str, sub: SubTopology, partition: int) -> list[RestoreTarget]:
+        return open_store_partitions(
+            self.topology, sub, partition, self._identity.app_dir / task_id
+        )
+
+    def _start_tasks(self, opened: dict[str, tuple[SubTopology, int, list[RestoreTarget]]]) -> None:
+        """Restore the opened stores, then create their tasks."""
+        logged = [t for _, _, targets in opened.values() for t in targets if t.changelog]
         if logged:
-            restored = restore(self._restorer, logged, self._metrics.restored)
+            restored = restore(self._restorer, self._admin.client, logged, self._metrics.restored)
             for (topic, partition), end in restored.items():
                 self._committer.positions.set(topic, partition, end)
-        for task_id, (sub, partition) in wanted.items():
+        for task_id, (sub, partition, targets) in opened.items():
             self._tasks[task_id] = Task(
                 sub,
                 partition,
-                task_stores(self.topology, opened[task_id]),
+                task_stores(self.topology, targets),
                 self._committer.produce,
                 self._counts.__getitem__,
                 self.cfg.errors,
@@ -323,9 +443,22 @@ class Worker:
                 self.request_commit,
             )
             self._tasks[task_id].on_policy = self._metrics.policy_applied
-        for tp in partitions:
-            sub = self._sub_of_topic[tp.topic]
-            self._by_tp[(tp.topic, tp.partition)] = self._tasks[f"{sub.id}_{tp.partition}"]
+
+    def _retry_locked(self) -> None:
+        """Try again to open the tasks waiting for a store lock whose backoff is over."""
+        now = time.monotonic()
+        for task_id, sub, partition in self._waits.due(now):
+            try:
+                targets = self._open_stores(task_id, sub, partition)
+            except StoreLockedError as exc:
+                self._waits.retry_later(task_id, exc, now)
+                continue
+            self._start_tasks({task_id: (sub, partition, targets)})
+            resumed = self._waits.pop(task_id, time.monotonic())
+            for tp in resumed:
+                self._by_tp[(tp.topic, tp.partition)] = self._tasks[task_id]
+            if resumed:
+                self._consumer.resume(resumed)
 
     def _commit_final(self) -> None:
         """Commit, then record the exact changelog end offsets (a clean close follows)."""
@@ -344,6 +477,7 @@ class Worker:
             task.close()
         self._tasks.clear()
         self._by_tp.clear()
+        self._waits.clear()
 
 
 def _fmt(partitions: list[TopicPartition]) -> str:

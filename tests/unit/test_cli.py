@@ -15,6 +15,7 @@ import streamlet.cli
 import streamlet.runtime.worker
 from streamlet.cli import main
 from streamlet.config import AppConfig
+from streamlet.runtime.exitcodes import EXIT_CONFIG
 from streamlet.topology.topology import Topology
 
 MakeModule = Callable[[str], str]
@@ -148,14 +149,14 @@ def test_run_fails_with_usage_error_when_workers_below_one(
     assert fake_worker.runs == []
 
 
-def test_run_exits_one_with_locate_error_when_target_missing(
+def test_run_exits_config_status_with_locate_error_when_target_missing(
     make_module: MakeModule, fake_worker: type[_FakeWorker]
 ) -> None:
     make_module(_APP)
 
     result = _invoke("run", "cli_no_such_module:app")
 
-    assert result.exit_code == 1
+    assert result.exit_code == EXIT_CONFIG
     assert result.stderr.startswith("streamlet: LocateError: no module named 'cli_no_such_module'")
     assert fake_worker.runs == []
 
@@ -222,14 +223,14 @@ def test_run_uses_application_id_option_for_topology(
     assert worker.cfg.commit_interval_s == 30.0
 
 
-def test_run_exits_one_with_config_error_when_application_id_invalid(
+def test_run_exits_config_status_with_config_error_when_application_id_invalid(
     make_module: MakeModule, fake_worker: type[_FakeWorker]
 ) -> None:
     module = make_module(_APP)
 
     result = _invoke("run", f"{module}:app", "--application-id", "has space")
 
-    assert result.exit_code == 1
+    assert result.exit_code == EXIT_CONFIG
     assert result.stderr.startswith("streamlet: ConfigError: application_id 'has space'")
     assert fake_worker.runs == []
 
