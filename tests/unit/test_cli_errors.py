@@ -69,7 +69,7 @@ def test_run_with_an_unknown_client_setting_names_it(make_module: MakeModule) ->
     result = CliRunner().invoke(
         main, ["run", f"{make_module(_APP)}:app", "-c", "fetch.wait.max.msec=5"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 78  # exitcodes.EXIT_CONFIG: a restart cannot cure it
     assert result.output.count("\n") == 1
     assert "ConfigError: unknown client setting 'fetch.wait.max.msec'" in result.output
 
