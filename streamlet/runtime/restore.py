@@ -23,6 +23,7 @@ from confluent_kafka import Consumer, IsolationLevel, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from streamlet.errors import StateError
+from streamlet.runtime.progress import RestoreProgress
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def restore(
     consumer.assign(assignment)
     total = applied = 0
     last_progress = time.monotonic()
-    last_log = last_progress
+    progress = RestoreProgress()
     while todo:
         batch: list[Any] = consumer.consume(num_messages=_BATCH, timeout=0.2)
         writes: dict[tuple[str, int], dict[bytes, bytes | None]] = {}
@@ -154,24 +155,14 @@ def restore(
                 del todo[key]
                 consumer.incremental_unassign([TopicPartition(key[0], key[1])])
         now = time.monotonic()
-        if now - last_log > 5.0:
-            rate = total / max(now - started, 1e-9)
-            log.info(
-                "restored %d records (%.0f/s), %d partitions and up to %d records to go "
-                "(ETA %.0f s)",
-                total,
-                rate,
-                len(todo),
-                max(left, 0),
-                max(left, 0) / max(rate, 1e-9),
-            )
-            last_log = now
+        progress.update(total, left, len(todo))
         if todo and now - last_progress > _STALL_S:
             raise StateError(
                 f"restoration made no progress for {_STALL_S:.0f} s on "
                 f"{sorted(todo)} (an open transaction holding the last stable offset?)"
             )
     consumer.unassign()
+    progress.done()
     seconds = time.monotonic() - started
     log.info(
         "restored %d records (%d distinct-key writes) in %.2f s (%.0f records/s)",
