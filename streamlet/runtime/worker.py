@@ -372,6 +372,9 @@ class Worker:
         if not self._tasks:
             return
         log.info("revoked %s: committing first", _fmt(partitions))
+        # the last lag of the revoked partitions, while their positions are still known: a
+        # partition owned for less than a lag interval would otherwise never get a value
+        self._metrics.refresh_lag(self._consumer)
         try:
             self._commit_final()
             clean = True
