@@ -12,6 +12,7 @@ import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,6 +52,15 @@ def _reap_workers() -> Iterator[None]:
 def bootstrap() -> str:
     """The bootstrap address of the real broker; an error (never a skip) when there is none."""
     return _broker_address()
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Any:
+    """The 3-node cluster (``scripts/kafka --brokers 3``), started if it is not running; an
+    error, never a skip, when it cannot be. Left running: ``.ci/run`` stops it at exit."""
+    from cluster import start_cluster
+
+    return start_cluster()
 
 
 @pytest.fixture
