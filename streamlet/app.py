@@ -34,6 +34,7 @@ class App:
         errors: ErrorPolicies | None = None,
         static_membership: bool = False,
         repartition_purge_interval_ms: int = 30_000,
+        replication_factor: int = -1,
     ) -> None:
         self.config = AppConfig(
             application_id=application_id,
@@ -45,6 +46,7 @@ class App:
             errors=errors or ErrorPolicies(),
             static_membership=static_membership,
             repartition_purge_interval_ms=repartition_purge_interval_ms,
+            replication_factor=replication_factor,
         )
         self._builder = TopologyBuilder(application_id)
         self._thread: threading.Thread | None = None

@@ -58,6 +58,9 @@ class AppConfig:
     # repartition topics keep records forever (retention.ms=-1, so old event times are never
     # expired unread); what every consumer committed is deleted at most this often
     repartition_purge_interval_ms: int = 30_000
+    # replicas of the internal topics (changelogs, repartition, dead-letter) streamlet creates;
+    # -1 = the broker's default.replication.factor, as Kafka Streams' replication.factor
+    replication_factor: int = -1
 
     def __post_init__(self) -> None:
         if not isinstance(self.application_id, str) or not TOPIC_NAME_PART.fullmatch(
@@ -83,6 +86,15 @@ class AppConfig:
             raise ConfigError(
                 "repartition_purge_interval_ms must be >= 0, "
                 f"not {self.repartition_purge_interval_ms}"
+            )
+        if (
+            not isinstance(self.replication_factor, int)
+            or isinstance(self.replication_factor, bool)
+            or not (self.replication_factor == -1 or self.replication_factor >= 1)
+        ):
+            raise ConfigError(
+                "replication_factor must be -1 (the broker's default.replication.factor) "
+                f"or >= 1, not {self.replication_factor!r}"
             )
         if self.exactly_once:
             timeout = int(self.client_config.get("transaction.timeout.ms", 10_000))

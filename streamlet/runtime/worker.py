@@ -71,7 +71,10 @@ class Worker:
                 policies.production,
             )
             self._counts = prepare_topics(
-                admin, self.topology, self.cfg.dead_letter_topic if dlq else None
+                admin,
+                self.topology,
+                self.cfg.dead_letter_topic if dlq else None,
+                self.cfg.replication_factor,
             )
             self._committer = Committer(self.cfg, identity.transactional_id, admin.client)
             self._purger = RepartitionPurger(
