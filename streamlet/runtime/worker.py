@@ -25,6 +25,7 @@ from streamlet.runtime.commit import Committer
 from streamlet.runtime.identity import WorkerIdentity, claim_identity
 from streamlet.runtime.purge import RepartitionPurger
 from streamlet.runtime.restore import restore
+from streamlet.runtime.stall import StallWatch, stall_threshold_s
 from streamlet.runtime.stores import open_store_partitions, task_stores
 from streamlet.runtime.task import Task
 from streamlet.runtime.topics import prepare_topics
@@ -86,6 +87,7 @@ class Worker:
                 ],
                 self.cfg.repartition_purge_interval_ms / 1000.0,
             )
+            self._stalls = StallWatch(admin.client, stall_threshold_s(self.cfg))
             instance = identity.transactional_id if self.cfg.static_membership else None
             self._consumer = Consumer(consumer_config(self.cfg, instance))
             self._restorer = Consumer(restore_consumer_config(self.cfg))
@@ -168,6 +170,7 @@ class Worker:
                         task.process(msg)
                 self.processed += len(batch)
                 committer.poll()
+                self._stalls.tick(self._by_tp)
                 for task in self._tasks.values():
                     task.punctuate_wall_clock()
                 now = time.monotonic()
