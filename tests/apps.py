@@ -34,13 +34,17 @@ def _app() -> sl.App:
 def echo() -> sl.App:
     """map -> to: each value ``{"seq": n}`` comes out as ``{"seq": n, "echo": true}``.
 
-    STALL_ON=<seq> makes this process sleep STALL_S seconds on that record (a zombie)."""
+    STALL_ON=<seq> makes this process sleep STALL_S seconds on that record (a zombie); with
+    STALL_ONCE=1 only the first time it processes it."""
     app = _app()
     stall_on = os.environ.get("STALL_ON")
     stall_s = float(os.environ.get("STALL_S", "0"))
+    stalled: list[bool] = []
 
     def mark(value: dict[str, Any]) -> dict[str, Any]:
-        if stall_on is not None and str(value["seq"]) == stall_on:
+        once = os.environ.get("STALL_ONCE") == "1"
+        if stall_on is not None and str(value["seq"]) == stall_on and not (stalled and once):
+            stalled.append(True)
             time.sleep(stall_s)
         return {**value, "echo": True, "by": os.getpid()}
 
@@ -82,14 +86,24 @@ def stateful() -> sl.App:
     i64 = serde.Int64()
     s.to(os.environ["OUT"] + "-echo")
     values = s.map_values(lambda v: v["value"])
-    (values.group_by_key(value_serde=i64)
+    (
+        values.group_by_key(value_serde=i64)
         .aggregate(lambda: 0, lambda _k, v, agg: agg + v, name="sums", value_serde=i64)
-        .to_stream().to(os.environ["OUT"] + "-sums", value_serde=i64))
-    (values.group_by_key(value_serde=i64)
+        .to_stream()
+        .to(os.environ["OUT"] + "-sums", value_serde=i64)
+    )
+    (
+        values.group_by_key(value_serde=i64)
         .reduce(min, name="mins")
-        .to_stream().to(os.environ["OUT"] + "-mins", value_serde=i64))
-    (values.group_by(lambda _k, v: f"b{v % 17}", name="by-bucket", key_serde=serde.String(),
-                     value_serde=i64)
+        .to_stream()
+        .to(os.environ["OUT"] + "-mins", value_serde=i64)
+    )
+    (
+        values.group_by(
+            lambda _k, v: f"b{v % 17}", name="by-bucket", key_serde=serde.String(), value_serde=i64
+        )
         .count(name="bucket-counts")
-        .to_stream().to(os.environ["OUT"] + "-counts", value_serde=i64))
+        .to_stream()
+        .to(os.environ["OUT"] + "-counts", value_serde=i64)
+    )
     return app

@@ -17,6 +17,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from streamlet.errors import StateError
+from streamlet.kafka.retry import retry_transient
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,12 @@ def restore(consumer: Consumer, targets: list[RestoreTarget]) -> dict[tuple[str,
     assignment: list[TopicPartition] = []
     for target in targets:
         tp = TopicPartition(target.changelog, target.partition)
-        low, high = consumer.get_watermark_offsets(tp, timeout=30.0, cached=False)
+
+        def ask(tp: TopicPartition = tp) -> tuple[int, int]:
+            low, high = consumer.get_watermark_offsets(tp, timeout=30.0, cached=False)
+            return int(low), int(high)
+
+        low, high = retry_transient(ask, f"watermarks of {tp.topic}[{tp.partition}]")
         ends[(target.changelog, target.partition)] = high
         start = target.buffered.changelog_offset()
         if start is not None and start > high:

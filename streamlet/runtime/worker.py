@@ -21,7 +21,9 @@ from streamlet.config import AppConfig, ErrorPolicy
 from streamlet.errors import ProducerFencedError, StreamletError, TransactionError
 from streamlet.kafka.admin import Admin
 from streamlet.kafka.clients import consumer_config, restore_consumer_config
+from streamlet.kafka.retry import retry_transient
 from streamlet.runtime.commit import Committer
+from streamlet.runtime.fence import FenceJudge
 from streamlet.runtime.identity import WorkerIdentity, claim_identity
 from streamlet.runtime.purge import RepartitionPurger
 from streamlet.runtime.restore import restore
@@ -88,6 +90,7 @@ class Worker:
                 self.cfg.repartition_purge_interval_ms / 1000.0,
             )
             self._stalls = StallWatch(admin.client, stall_threshold_s(self.cfg))
+            self._fences = FenceJudge(stall_threshold_s(self.cfg))
             instance = identity.transactional_id if self.cfg.static_membership else None
             self._consumer = Consumer(consumer_config(self.cfg, instance))
             self._restorer = Consumer(restore_consumer_config(self.cfg))
@@ -181,9 +184,12 @@ class Worker:
                     self._commit_requested = False
                     next_commit = now + interval
                 self.ready.set()
-            except ProducerFencedError:
-                self._close_all(clean=False)
-                raise
+            except ProducerFencedError as exc:
+                if not self._fences.timed_out(committer.transaction_age_s):
+                    self._close_all(clean=False)
+                    raise
+                self._recover(exc)
+                dirty = False
             except TransactionError as exc:
                 now = time.monotonic()
                 recoveries = [t for t in recoveries if now - t < 60] + [now]
@@ -234,10 +240,13 @@ class Worker:
         log.warning("transaction failed, aborting and resuming from committed offsets: %s", exc)
         fatal = exc.fatal
         try:
-            self._committer.abort()  # also tells a fenced producer from other fatal states
+            if not isinstance(exc, ProducerFencedError):  # else judged a timeout abort
+                self._committer.abort()  # also tells a fenced producer from other fatal states
         except ProducerFencedError:
-            self._close_all(clean=False)
-            raise
+            if not self._fences.timed_out(self._committer.transaction_age_s):
+                self._close_all(clean=False)
+                raise
+            fatal = True
         except TransactionError:
             fatal = True
         if fatal:
@@ -246,7 +255,9 @@ class Worker:
         self._close_all(clean=False)
         self._open_tasks(partitions)
         if partitions:
-            committed = self._consumer.committed(partitions, timeout=30.0)
+            committed = retry_transient(
+                lambda: self._consumer.committed(partitions, timeout=30.0), "committed offsets"
+            )
             for tp in committed:
                 if tp.offset < 0:
                     tp.offset = OFFSET_BEGINNING
