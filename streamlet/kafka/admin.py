@@ -175,9 +175,14 @@ class Admin:
 
     def topic_config(self, name: str) -> dict[str, str]:
         resource = ConfigResource(ResourceType.TOPIC, name)
-        result = self._client.describe_configs([resource], request_timeout=_TIMEOUT_S)
-        entries = result[resource].result()
-        return {key: entry.value for key, entry in entries.items()}
+
+        def ask() -> dict[str, str]:
+            result = self._client.describe_configs([resource], request_timeout=_TIMEOUT_S)
+            entries = result[resource].result()
+            return {key: entry.value for key, entry in entries.items()}
+
+        # a topic just created can be unknown to the broker answering for a moment
+        return _retrying(ask)
 
     def delete_topics(self, names: list[str]) -> None:
         if not names:

@@ -47,10 +47,12 @@ def restore(consumer: Consumer, targets: list[RestoreTarget]) -> dict[tuple[str,
         tp = TopicPartition(target.changelog, target.partition)
 
         def ask(tp: TopicPartition = tp) -> tuple[int, int]:
-            low, high = consumer.get_watermark_offsets(tp, timeout=30.0, cached=False)
+            low, high = consumer.get_watermark_offsets(tp, timeout=5.0, cached=False)
             return int(low), int(high)
 
-        low, high = retry_transient(ask, f"watermarks of {tp.topic}[{tp.partition}]")
+        # short tries: a query sent to a leader that just died never answers, a new one
+        # goes to the leader metadata names by then
+        low, high = retry_transient(ask, f"watermarks of {tp.topic}[{tp.partition}]", 120.0)
         ends[(target.changelog, target.partition)] = high
         start = target.buffered.changelog_offset()
         if start is not None and start > high:
