@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from streamlet.kafka.admin import Admin
 
 from support import (
@@ -29,6 +31,8 @@ from support import (
     wait_for_progress,
     worker_env,
 )
+
+pytestmark = pytest.mark.chaos
 
 PARTITIONS = 3
 
