@@ -6,13 +6,19 @@ and CONFIG (``k=v,k=v`` raw librdkafka settings).
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
+import signal
 import time
 from typing import Any
 
 import streamlet as sl
 from streamlet import serde
+
+# `kill -USR1 <worker>` prints every thread's stack to the worker's log: how a test shows
+# where a hung worker is stuck
+faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
 def _app() -> sl.App:

@@ -8,13 +8,14 @@ recreated) is wiped and restored from the beginning.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streamlet.errors import StateError
 from streamlet.kafka.retry import retry_transient
@@ -47,7 +48,14 @@ def restore(consumer: Consumer, targets: list[RestoreTarget]) -> dict[tuple[str,
         tp = TopicPartition(target.changelog, target.partition)
 
         def ask(tp: TopicPartition = tp) -> tuple[int, int]:
-            low, high = consumer.get_watermark_offsets(tp, timeout=5.0, cached=False)
+            try:
+                low, high = consumer.get_watermark_offsets(tp, timeout=5.0, cached=False)
+            except KafkaException:
+                # after a broker died the consumer's metadata cache can drop a topic it
+                # does not fetch yet (_UNKNOWN_PARTITION for good): ask for it anew
+                with contextlib.suppress(KafkaException):
+                    consumer.list_topics(tp.topic, timeout=5.0)
+                raise
             return int(low), int(high)
 
         # short tries: a query sent to a leader that just died never answers, a new one
