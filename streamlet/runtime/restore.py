@@ -22,6 +22,8 @@ from streamlet.kafka.retry import retry_transient
 
 log = logging.getLogger(__name__)
 
+_HIGH_WATERMARK_SETTLE_S = 15.0
+
 _BATCH = 10_000
 _STALL_S = 120.0
 
@@ -60,9 +62,16 @@ def restore(consumer: Consumer, targets: list[RestoreTarget]) -> dict[tuple[str,
 
         # short tries: a query sent to a leader that just died never answers, a new one
         # goes to the leader metadata names by then
-        low, high = retry_transient(ask, f"watermarks of {tp.topic}[{tp.partition}]", 120.0)
-        ends[(target.changelog, target.partition)] = high
+        what = f"watermarks of {tp.topic}[{tp.partition}]"
+        low, high = retry_transient(ask, what, 120.0)
         start = target.buffered.changelog_offset()
+        # a leader elected after a broker died reports a high watermark below the old one
+        # until its followers catch up: only an end that stays short means a new topic
+        settle = time.monotonic() + _HIGH_WATERMARK_SETTLE_S
+        while start is not None and start > high and time.monotonic() < settle:
+            time.sleep(0.5)
+            low, high = retry_transient(ask, what, 120.0)
+        ends[(target.changelog, target.partition)] = high
         if start is not None and start > high:
             log.warning(
                 "store %s partition %d records offset %d beyond changelog end %d "

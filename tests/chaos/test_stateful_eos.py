@@ -81,6 +81,10 @@ def test_state_is_the_fold_of_committed_input_after_sigkills(
 
     for topic in ("echo", "sums", "mins", "counts"):
         assert_no_open_transactions(bootstrap, f"{out}-{topic}")
+    # the kills landed inside open transactions: their records are there, aborted
+    aborted = len(read_all(bootstrap, f"{out}-sums", committed=False, idle=1.0)) - len(sums)
+    print(f"{aborted} aborted sums records invisible to read_committed")
+    assert aborted > 0, "no kill landed inside an open transaction"
     committed = admin.committed_offsets(app_id, src)
     inputs = by_partition(read_all(bootstrap, src, expect=sent))
     assert committed == {p: len(ms) for p, ms in inputs.items()}, "the cut is not all input"
