@@ -37,6 +37,7 @@ class App:
         default_key_serde: Serde[Any] | None = None,
         default_value_serde: Serde[Any] | None = None,
         metrics_port: int | None = None,
+        replication_factor: int = -1,
     ) -> None:
         self.config = AppConfig(
             application_id=application_id,
@@ -49,6 +50,7 @@ class App:
             static_membership=static_membership,
             repartition_purge_interval_ms=repartition_purge_interval_ms,
             metrics_port=metrics_port,
+            replication_factor=replication_factor,
         )
         # serdes for keys and values no operation declared (JSON unless given, as Kafka
         # Streams' default.key.serde / default.value.serde)

@@ -60,6 +60,9 @@ class AppConfig:
     repartition_purge_interval_ms: int = 30_000
     # serve Prometheus metrics and /health on this port (None: no endpoint)
     metrics_port: int | None = None
+    # replicas of the internal topics (changelogs, repartition, dead-letter) streamlet creates;
+    # -1 = the broker's default.replication.factor, as Kafka Streams' replication.factor
+    replication_factor: int = -1
 
     def __post_init__(self) -> None:
         if not isinstance(self.application_id, str) or not TOPIC_NAME_PART.fullmatch(
@@ -90,6 +93,15 @@ class AppConfig:
             not isinstance(self.metrics_port, int) or not 0 < self.metrics_port < 65536
         ):
             raise ConfigError(f"metrics_port must be a port in 1..65535, not {self.metrics_port!r}")
+        if (
+            not isinstance(self.replication_factor, int)
+            or isinstance(self.replication_factor, bool)
+            or not (self.replication_factor == -1 or self.replication_factor >= 1)
+        ):
+            raise ConfigError(
+                "replication_factor must be -1 (the broker's default.replication.factor) "
+                f"or >= 1, not {self.replication_factor!r}"
+            )
         if self.exactly_once:
             timeout = int(self.client_config.get("transaction.timeout.ms", 10_000))
             if self.commit_interval_s * 1000 >= timeout:

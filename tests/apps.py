@@ -6,13 +6,19 @@ and CONFIG (``k=v,k=v`` raw librdkafka settings).
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
+import signal
 import time
 from typing import Any
 
 import streamlet as sl
 from streamlet import serde
+
+# `kill -USR1 <worker>` prints every thread's stack to the worker's log: how a test shows
+# where a hung worker is stuck
+faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
 def _app() -> sl.App:
@@ -34,13 +40,17 @@ def _app() -> sl.App:
 def echo() -> sl.App:
     """map -> to: each value ``{"seq": n}`` comes out as ``{"seq": n, "echo": true}``.
 
-    STALL_ON=<seq> makes this process sleep STALL_S seconds on that record (a zombie)."""
+    STALL_ON=<seq> makes this process sleep STALL_S seconds on that record (a zombie); with
+    STALL_ONCE=1 only the first time it processes it."""
     app = _app()
     stall_on = os.environ.get("STALL_ON")
     stall_s = float(os.environ.get("STALL_S", "0"))
+    stalled: list[bool] = []
 
     def mark(value: dict[str, Any]) -> dict[str, Any]:
-        if stall_on is not None and str(value["seq"]) == stall_on:
+        once = os.environ.get("STALL_ONCE") == "1"
+        if stall_on is not None and str(value["seq"]) == stall_on and not (stalled and once):
+            stalled.append(True)
             time.sleep(stall_s)
         return {**value, "echo": True, "by": os.getpid()}
 

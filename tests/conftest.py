@@ -13,6 +13,7 @@ import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,6 +77,15 @@ def registry_url() -> str:
     """The base URL of the real Schema Registry (Apicurio, Confluent API under
     ``/apis/ccompat/v7``); an error (never a skip) when there is none."""
     return _registry_url()
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Any:
+    """The 3-node cluster (``scripts/kafka --brokers 3``), started if it is not running; an
+    error, never a skip, when it cannot be. Left running: ``.ci/run`` stops it at exit."""
+    from cluster import start_cluster
+
+    return start_cluster()
 
 
 @pytest.fixture

@@ -315,3 +315,15 @@ def wait_for_progress(bootstrap: str, topic: str, worker: WorkerProcess) -> None
         assert worker.alive(), worker.output()
         assert time.monotonic() < deadline, "worker made no progress:\n" + worker.output()
         time.sleep(0.1)
+
+
+def wait_for_committed(
+    bootstrap: str, group: str, topic: str, at_least: int, who: WorkerProcess, timeout: float = 90
+) -> None:
+    """Until ``group`` has committed ``at_least`` offsets of ``topic`` while ``who`` lives."""
+    admin = Admin(bootstrap)
+    deadline = time.monotonic() + timeout
+    while sum(admin.committed_offsets(group, topic).values()) < at_least:
+        assert who.alive(), who.output()
+        assert time.monotonic() < deadline, f"no commit of {at_least} records:\n{who.output()}"
+        time.sleep(0.2)

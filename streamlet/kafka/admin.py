@@ -41,6 +41,8 @@ _TRANSIENT = frozenset(
 class TopicInfo:
     name: str
     partitions: int
+    # the fewest replicas any partition has (metadata lists the assigned replicas)
+    replication_factor: int = 0
 
 
 class Admin:
@@ -69,24 +71,67 @@ class Admin:
             if topic is None or topic.error is not None:
                 out[name] = None
             else:
-                out[name] = TopicInfo(name, len(topic.partitions))
+                replicas = min((len(p.replicas) for p in topic.partitions.values()), default=0)
+                out[name] = TopicInfo(name, len(topic.partitions), replicas)
         return out
 
-    def ensure_topic(self, name: str, partitions: int, config: Mapping[str, str]) -> None:
-        """Create ``name`` unless it exists; an existing one must match partitions and policy."""
+    def ensure_topic(
+        self,
+        name: str,
+        partitions: int,
+        config: Mapping[str, str],
+        replication_factor: int = -1,
+    ) -> None:
+        """Create ``name`` unless it exists; an existing one must match partitions and policy.
+
+        ``replication_factor`` -1 is the broker's ``default.replication.factor``; an existing
+        topic must have at least the one asked for. Either way the topic's replication factor
+        must reach its ``min.insync.replicas``, or every acks=all write to it would fail."""
         futures = self._client.create_topics(
-            [NewTopic(name, num_partitions=partitions, replication_factor=1, config=dict(config))],
+            [
+                NewTopic(
+                    name,
+                    num_partitions=partitions,
+                    replication_factor=replication_factor,
+                    config=dict(config),
+                )
+            ],
             operation_timeout=_TIMEOUT_S,
             request_timeout=_TIMEOUT_S,
         )
         try:
             futures[name].result()
             self._await_metadata(name)
-            return
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise TopicError(f"could not create topic {name!r}: {exc}", topic=name) from exc
-        self._validate(name, partitions, config)
+            self._validate(name, partitions, config, replication_factor)
+        self._check_min_isr(name)
+
+    def _check_min_isr(self, name: str) -> None:
+        info = self._described(name)
+        value = self.topic_config(name).get("min.insync.replicas")
+        min_isr = int(value) if value else 1
+        if info.replication_factor < min_isr:
+            raise TopicError(
+                f"topic {name!r} has replication factor {info.replication_factor}, below its "
+                f"min.insync.replicas={min_isr}: every transactional write to it would fail; "
+                "recreate it with more replicas or set replication_factor to at least "
+                f"{min_isr}",
+                topic=name,
+            )
+
+    def _described(self, name: str) -> TopicInfo:
+        """``describe`` of a topic known to exist: metadata churn (a broker restarting, a
+        controller moving) can hide it from one answer, so ask again for a while."""
+        deadline = time.monotonic() + _TIMEOUT_S
+        while True:
+            info = self.describe([name])[name]
+            if info is not None:
+                return info
+            if time.monotonic() > deadline:
+                raise TopicError(f"topic {name!r} vanished while being validated", topic=name)
+            time.sleep(0.2)
 
     def _await_metadata(self, name: str) -> None:
         """Creation is acknowledged before every metadata cache knows the topic; wait."""
@@ -105,14 +150,20 @@ class Admin:
             and all(p.leader >= 0 and p.error is None for p in topic.partitions.values())
         )
 
-    def _validate(self, name: str, partitions: int, config: Mapping[str, str]) -> None:
-        info = self.describe([name])[name]
-        if info is None:
-            raise TopicError(f"topic {name!r} vanished while being validated", topic=name)
+    def _validate(
+        self, name: str, partitions: int, config: Mapping[str, str], replication_factor: int
+    ) -> None:
+        info = self._described(name)
         if info.partitions != partitions:
             raise TopicError(
                 f"topic {name!r} exists with {info.partitions} partitions; "
                 f"this topology needs {partitions}",
+                topic=name,
+            )
+        if info.replication_factor < replication_factor:
+            raise TopicError(
+                f"topic {name!r} exists with replication factor {info.replication_factor}; "
+                f"this app asks for {replication_factor} (replication_factor)",
                 topic=name,
             )
         policy = config.get("cleanup.policy")
@@ -127,9 +178,14 @@ class Admin:
 
     def topic_config(self, name: str) -> dict[str, str]:
         resource = ConfigResource(ResourceType.TOPIC, name)
-        result = self._client.describe_configs([resource], request_timeout=_TIMEOUT_S)
-        entries = result[resource].result()
-        return {key: entry.value for key, entry in entries.items()}
+
+        def ask() -> dict[str, str]:
+            result = self._client.describe_configs([resource], request_timeout=_TIMEOUT_S)
+            entries = result[resource].result()
+            return {key: entry.value for key, entry in entries.items()}
+
+        # a topic just created can be unknown to the broker answering for a moment
+        return _retrying(ask)
 
     def delete_topics(self, names: list[str]) -> None:
         if not names:

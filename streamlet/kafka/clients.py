@@ -51,6 +51,15 @@ def consumer_config(cfg: AppConfig, instance_id: str | None = None) -> dict[str,
     for key in _OWNED_CONSUMER:
         if key in user:
             raise ConfigError(f"{key!r} is set by streamlet and cannot be overridden")
+    strategy = str(user.get("partition.assignment.strategy", ""))
+    if "cooperative" in strategy:
+        # the runtime closes every task on any revocation (the eager protocol): under
+        # incremental rebalancing the partitions a member keeps would find no task
+        raise ConfigError(
+            f"partition.assignment.strategy={strategy!r} is not supported: streamlet "
+            "rebalances eagerly (every task closes on revocation), so the partitions an "
+            "incremental rebalance lets a member keep would stall; use 'range' (the default)"
+        )
     conf: dict[str, Any] = {
         "bootstrap.servers": cfg.bootstrap_servers,
         "auto.offset.reset": "earliest",

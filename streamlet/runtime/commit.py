@@ -33,6 +33,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from streamlet.config import AppConfig
 from streamlet.errors import ProducerFencedError, TransactionError
 from streamlet.kafka.clients import producer_config
+from streamlet.kafka.retry import retry_transient
 from streamlet.runtime.metrics import WorkerMetrics
 from streamlet.runtime.task import Task, wall_clock_ms
 
@@ -96,6 +97,7 @@ class Committer:
         self._produced: dict[str, int] = {}  # records produced in the open transaction
         self._txn_id = transactional_id if cfg.exactly_once else None
         self._in_txn = False
+        self._began: float | None = None  # monotonic start of the latest transaction
         self._delivery_errors: list[str] = []
         self.rejected = False  # the last commit failed on records the broker rejected
         self._rejected_since_commit = False
@@ -113,7 +115,8 @@ class Committer:
         producer = Producer(producer_config(self._cfg, self._txn_id, self._on_delivery))
         if self._txn_id is not None:
             try:
-                producer.init_transactions(_TIMEOUT_S)
+                # a coordinator moving (a broker restarting) is ridden out, within bounds
+                retry_transient(lambda: producer.init_transactions(_TIMEOUT_S), "init_transactions")
             except KafkaException as exc:
                 raise TransactionError(
                     f"init_transactions failed for {self._txn_id}: {exc}"
@@ -167,10 +170,16 @@ class Committer:
             except KafkaException as exc:
                 raise _translate(exc, "begin_transaction") from exc
             self._in_txn = True
+            self._began = time.monotonic()
 
     @property
     def in_transaction(self) -> bool:
         return self._in_txn
+
+    @property
+    def transaction_age_s(self) -> float | None:
+        """Seconds since the latest transaction began (None before the first)."""
+        return None if self._began is None else time.monotonic() - self._began
 
     # -- the protocol -------------------------------------------------------------------
     def commit(self, tasks: list[Task], consumer: Any) -> list[TopicPartition]:

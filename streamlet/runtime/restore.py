@@ -13,6 +13,7 @@ restoration back until it commits or aborts, never ends it early.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -23,9 +24,12 @@ from confluent_kafka import Consumer, IsolationLevel, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from streamlet.errors import StateError
+from streamlet.kafka.retry import retry_transient
 from streamlet.runtime.progress import RestoreProgress
 
 log = logging.getLogger(__name__)
+
+_HIGH_WATERMARK_SETTLE_S = 15.0
 
 _BATCH = 10_000
 _STALL_S = 120.0
@@ -49,22 +53,23 @@ def high_watermarks(
     """The high watermark (read_uncommitted end offset) of every partition; ``StateError``
     naming the partition when the broker cannot say."""
     latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
-    futures = admin.list_offsets(
-        {TopicPartition(t, p): latest for t, p in partitions},
-        isolation_level=IsolationLevel.READ_UNCOMMITTED,
-        request_timeout=30.0,
-    )
-    out: dict[tuple[str, int], int] = {}
-    for tp, future in futures.items():
-        try:
-            out[(tp.topic, tp.partition)] = future.result(timeout=30.0).offset
-        except KafkaException as exc:
-            raise StateError(
-                f"cannot read the end offset of changelog {tp.topic}[{tp.partition}]: {exc}",
-                topic=tp.topic,
-                partition=tp.partition,
-            ) from exc
-    return out
+    request = {TopicPartition(t, p): latest for t, p in partitions}
+
+    def ask() -> dict[tuple[str, int], int]:
+        futures = admin.list_offsets(
+            request, isolation_level=IsolationLevel.READ_UNCOMMITTED, request_timeout=30.0
+        )
+        return {
+            (tp.topic, tp.partition): int(f.result(timeout=30.0).offset)
+            for tp, f in futures.items()
+        }
+
+    try:  # a leader that just died or moved answers transiently: ride it out, bounded
+        return retry_transient(ask, f"end offsets of {sorted(partitions)}", 120.0)
+    except KafkaException as exc:
+        raise StateError(
+            f"cannot read the end offsets of changelogs {sorted(partitions)}: {exc}"
+        ) from exc
 
 
 def restore(
@@ -82,9 +87,34 @@ def restore(
     assignment: list[TopicPartition] = []
     for target in targets:
         tp = TopicPartition(target.changelog, target.partition)
-        low, _ = consumer.get_watermark_offsets(tp, timeout=30.0, cached=False)
+
+        def ask(tp: TopicPartition = tp) -> tuple[int, int]:
+            try:
+                low, high = consumer.get_watermark_offsets(tp, timeout=5.0, cached=False)
+            except KafkaException:
+                # after a broker died the consumer's metadata cache can drop a topic it
+                # does not fetch yet (_UNKNOWN_PARTITION for good): ask for it anew
+                with contextlib.suppress(KafkaException):
+                    consumer.list_topics(tp.topic, timeout=5.0)
+                raise
+            return int(low), int(high)
+
+        # short tries: a query sent to a leader that just died never answers, a new one
+        # goes to the leader metadata names by then
+        what = f"watermarks of {tp.topic}[{tp.partition}]"
+        low, _ = retry_transient(ask, what, 120.0)
         high = ends[(target.changelog, target.partition)]
         start = target.buffered.changelog_offset()
+        # a leader elected after a broker died reports a high watermark below the old one
+        # until its followers catch up: only an end that stays short means a new topic
+        settle = time.monotonic() + _HIGH_WATERMARK_SETTLE_S
+        while start is not None and start > high and time.monotonic() < settle:
+            time.sleep(0.5)
+            low, _ = retry_transient(ask, what, 120.0)
+            high = high_watermarks(admin, [(target.changelog, target.partition)])[
+                (target.changelog, target.partition)
+            ]
+        ends[(target.changelog, target.partition)] = high
         if start is not None and start > high:
             log.warning(
                 "store %s partition %d records offset %d beyond changelog end %d "

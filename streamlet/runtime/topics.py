@@ -9,10 +9,14 @@ from streamlet.topology.topology import Topology
 
 
 def prepare_topics(
-    admin: Admin, topology: Topology, dead_letter_topic: str | None = None
+    admin: Admin,
+    topology: Topology,
+    dead_letter_topic: str | None = None,
+    replication_factor: int = -1,
 ) -> dict[str, int]:
     """Partition counts of every topic the topology touches, creating internal ones (and the
-    dead-letter topic when a policy sends records there)."""
+    dead-letter topic when a policy sends records there) with ``replication_factor``
+    replicas (-1: the broker's default)."""
     user_sinks = sorted(
         {n.topic for n in topology.nodes.values() if isinstance(n, SinkNode) and not n.internal}
     )
@@ -58,12 +62,12 @@ def prepare_topics(
             if changelog:
                 counts[changelog] = sub_parts[sub.id]
     for name, spec in topology.internal_topics.items():
-        admin.ensure_topic(name, counts[name], dict(spec.config))
+        admin.ensure_topic(name, counts[name], dict(spec.config), replication_factor)
     if dead_letter_topic is not None:
         existing = admin.describe([dead_letter_topic])[dead_letter_topic]
         if existing is None:
             partitions = max(sub_parts.values())
-            admin.ensure_topic(dead_letter_topic, partitions, {})
+            admin.ensure_topic(dead_letter_topic, partitions, {}, replication_factor)
         else:
             partitions = existing.partitions
         counts[dead_letter_topic] = partitions

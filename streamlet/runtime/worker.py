@@ -28,7 +28,9 @@ from streamlet.errors import (
 from streamlet.kafka.admin import Admin
 from streamlet.kafka.clients import consumer_config, restore_consumer_config, with_client_id
 from streamlet.kafka.preflight import preflight
+from streamlet.kafka.retry import retry_transient
 from streamlet.runtime.commit import Committer
+from streamlet.runtime.fence import FenceJudge
 from streamlet.runtime.identity import WorkerIdentity, claim_identity
 from streamlet.runtime.isolation import Isolation
 from streamlet.runtime.lockwait import LockWaits
@@ -36,6 +38,7 @@ from streamlet.runtime.metrics import WorkerMetrics
 from streamlet.runtime.metrics_http import serve_worker_metrics
 from streamlet.runtime.purge import RepartitionPurger
 from streamlet.runtime.restore import RestoreTarget, restore
+from streamlet.runtime.stall import StallWatch, stall_threshold_s
 from streamlet.runtime.stores import open_store_partitions, task_stores
 from streamlet.runtime.task import Task
 from streamlet.runtime.topics import prepare_topics
@@ -92,7 +95,10 @@ class Worker:
                 policies.production,
             )
             self._counts = prepare_topics(
-                admin, self.topology, self.cfg.dead_letter_topic if dlq else None
+                admin,
+                self.topology,
+                self.cfg.dead_letter_topic if dlq else None,
+                self.cfg.replication_factor,
             )
             self._committer = Committer(
                 self.cfg, identity.transactional_id, admin.client, self._metrics
@@ -106,6 +112,8 @@ class Worker:
                 ],
                 self.cfg.repartition_purge_interval_ms / 1000.0,
             )
+            self._stalls = StallWatch(admin.client, stall_threshold_s(self.cfg))
+            self._fences = FenceJudge(stall_threshold_s(self.cfg))
             instance = identity.transactional_id if self.cfg.static_membership else None
             self._consumer = Consumer(consumer_config(self.cfg, instance))
             self._restorer = Consumer(restore_consumer_config(self.cfg))
@@ -203,6 +211,7 @@ class Worker:
                 self.processed += len(batch)
                 self._metrics.tick(self._consumer, self._tasks.values())
                 committer.poll()
+                self._stalls.tick(self._by_tp)
                 for task in self._tasks.values():
                     task.punctuate_wall_clock()
                 now = time.monotonic()
@@ -219,9 +228,12 @@ class Worker:
                     self._commit_requested = False
                     next_commit = now + interval
                 self.ready.set()
-            except ProducerFencedError:
-                self._close_all(clean=False)
-                raise
+            except ProducerFencedError as exc:
+                if not self._fences.timed_out(committer.transaction_age_s):
+                    self._close_all(clean=False)
+                    raise
+                self._recover(exc)
+                dirty = False
             except TransactionError as exc:
                 now = time.monotonic()
                 recoveries = [t for t in recoveries if now - t < 60] + [now]
@@ -307,10 +319,13 @@ class Worker:
         log.warning("transaction failed, aborting and resuming from committed offsets: %s", exc)
         fatal = exc.fatal
         try:
-            self._committer.abort()  # also tells a fenced producer from other fatal states
+            if not isinstance(exc, ProducerFencedError):  # else judged a timeout abort
+                self._committer.abort()  # also tells a fenced producer from other fatal states
         except ProducerFencedError:
-            self._close_all(clean=False)
-            raise
+            if not self._fences.timed_out(self._committer.transaction_age_s):
+                self._close_all(clean=False)
+                raise
+            fatal = True
         except TransactionError:
             fatal = True
         if fatal:
@@ -324,7 +339,9 @@ class Worker:
             self._consumer.resume(opened)
         if partitions:
             try:
-                committed = self._consumer.committed(partitions, timeout=30.0)
+                committed = retry_transient(
+                    lambda: self._consumer.committed(partitions, timeout=30.0), "committed offsets"
+                )
             except KafkaException as kafka_exc:
                 raise TransactionError(
                     f"reading the committed offsets of {_fmt(partitions)} to recover failed: "

@@ -7,8 +7,12 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from support import by_partition, read_all
 from test_eos_sigkill import run_with_kills
+
+pytestmark = pytest.mark.chaos
 
 
 def test_sigkill_under_at_least_once_loses_nothing(

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from streamlet.kafka.admin import Admin
 
 from apps_dlq import (
@@ -35,6 +37,8 @@ from support import (
     read_all,
     wait_for_progress,
 )
+
+pytestmark = pytest.mark.chaos
 
 PARTITIONS = 3
 KILLS = 4

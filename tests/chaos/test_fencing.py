@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from streamlet.kafka.admin import Admin
 
 from apps import value_json
@@ -22,6 +24,8 @@ from support import (
     read_all,
     worker_env,
 )
+
+pytestmark = pytest.mark.chaos
 
 CONFIG = FAST_GROUP + ",max.poll.interval.ms=7000"
 

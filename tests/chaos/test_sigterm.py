@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from support import (
     InputFeeder,
     WorkerProcess,
@@ -17,6 +19,8 @@ from support import (
     wait_for_progress,
 )
 from test_eos_sigkill import PARTITIONS, _env
+
+pytestmark = pytest.mark.chaos
 
 COMMIT_MS = 500
 

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from streamlet.kafka.admin import Admin
@@ -34,6 +35,8 @@ from support import (
     assert_no_open_transactions,
     worker_env,
 )
+
+pytestmark = pytest.mark.chaos
 
 PARTITIONS = 4
 STORES = ("counts", "sums")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from streamlet.kafka.admin import Admin
 
 from support import produce, read_all
+
+pytestmark = pytest.mark.integration
 
 
 def _drain(bootstrap: str, topic: str, isolation: str) -> list[bytes | None]:

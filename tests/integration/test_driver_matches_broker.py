@@ -25,6 +25,8 @@ from streamlet.testing import TopologyTestDriver
 
 from support import produce
 
+pytestmark = pytest.mark.integration
+
 S, J, I64 = serde.String(), serde.Json(), serde.Int64()
 OUTPUTS = ("mapped", "counts", "maxes")
 

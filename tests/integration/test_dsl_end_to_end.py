@@ -15,6 +15,8 @@ from streamlet.kafka.admin import Admin
 
 from support import Msg, produce, read_all
 
+pytestmark = pytest.mark.integration
+
 N = 100
 # Timestamps near now: records stamped in 1970 are past the broker's 7-day retention, and its
 # periodic retention check (every 5 min) deleted the output mid-test.

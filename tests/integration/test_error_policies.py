@@ -26,6 +26,8 @@ from apps_dlq import (
 )
 from support import Msg, assert_no_open_transactions, producer, read_all
 
+pytestmark = pytest.mark.integration
+
 
 def _env(bootstrap: str, app_id: str, state: Path, policy: str, **topics: str) -> dict[str, str]:
     return {

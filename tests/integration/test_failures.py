@@ -17,6 +17,8 @@ from streamlet.kafka.admin import Admin
 from apps import value_json
 from support import WorkerProcess, by_partition, produce, read_all, worker_env
 
+pytestmark = pytest.mark.integration
+
 
 def _env(
     bootstrap: str, app_id: str, src: str, out: str, state: Path, **extra: str

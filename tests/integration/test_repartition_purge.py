@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 import streamlet as sl
@@ -15,6 +16,8 @@ from streamlet import serde
 from streamlet.kafka.admin import Admin
 
 from support import produce, read_all
+
+pytestmark = pytest.mark.integration
 
 N = 200
 OLD_TS = 1_000_000_000_000  # 2001: far past the broker's default 7-day retention

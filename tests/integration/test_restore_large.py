@@ -17,11 +17,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from streamlet.kafka.admin import Admin
 from streamlet.state import RocksDBStore
 
 from apps_state import StateWorker
 from support import WorkerProcess, assert_no_open_transactions, producer, worker_env
+
+pytestmark = pytest.mark.integration
 
 KEYS = 1_000_000
 PARTITIONS = 4

@@ -16,6 +16,8 @@ from streamlet.kafka.admin import Admin
 
 from support import Msg, produce, read_all
 
+pytestmark = pytest.mark.integration
+
 S, J, I64 = serde.String(), serde.Json(), serde.Int64()
 OUTPUTS = ["count", "reduce", "aggregate", "to_table", "table_filter", "table_map", "regrouped"]
 

@@ -269,3 +269,11 @@ def test_consumer_config_sets_group_instance_id_when_static() -> None:
     assert consumer_config(cfg, "shop-uuid-0")["group.instance.id"] == "shop-uuid-0"
     assert "group.instance.id" not in consumer_config(AppConfig("shop"))
     assert "group.instance.id" not in restore_consumer_config(cfg)
+
+
+def test_consumer_config_refuses_cooperative_sticky_assignment() -> None:
+    from streamlet.errors import ConfigError
+
+    cfg = AppConfig("coop", client_config={"partition.assignment.strategy": "cooperative-sticky"})
+    with pytest.raises(ConfigError, match="rebalances eagerly"):
+        consumer_config(cfg)
