@@ -85,6 +85,7 @@ def restore(
     todo: dict[tuple[str, int], tuple[RestoreTarget, int]] = {}
     ends = high_watermarks(admin, [(t.changelog, t.partition) for t in targets])
     assignment: list[TopicPartition] = []
+    settle = time.monotonic() + _HIGH_WATERMARK_SETTLE_S  # one wait for all, not one each
     for target in targets:
         tp = TopicPartition(target.changelog, target.partition)
 
@@ -107,7 +108,6 @@ def restore(
         start = target.buffered.changelog_offset()
         # a leader elected after a broker died reports a high watermark below the old one
         # until its followers catch up: only an end that stays short means a new topic
-        settle = time.monotonic() + _HIGH_WATERMARK_SETTLE_S
         while start is not None and start > high and time.monotonic() < settle:
             time.sleep(0.5)
             low, _ = retry_transient(ask, what, 120.0)
