@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from streamlet.config import AppConfig, ErrorPolicy
 from streamlet.errors import (
@@ -28,7 +28,6 @@ from streamlet.errors import (
 from streamlet.kafka.admin import Admin
 from streamlet.kafka.clients import consumer_config, restore_consumer_config, with_client_id
 from streamlet.kafka.preflight import preflight
-from streamlet.kafka.retry import retry_transient
 from streamlet.runtime.commit import Committer
 from streamlet.runtime.fence import FenceJudge
 from streamlet.runtime.identity import WorkerIdentity, claim_identity
@@ -38,6 +37,7 @@ from streamlet.runtime.metrics import WorkerMetrics
 from streamlet.runtime.metrics_http import serve_worker_metrics
 from streamlet.runtime.purge import RepartitionPurger
 from streamlet.runtime.restore import RestoreTarget, restore
+from streamlet.runtime.rewind import rewind_to_committed
 from streamlet.runtime.stall import StallWatch, stall_threshold_s
 from streamlet.runtime.stores import open_store_partitions, task_stores
 from streamlet.runtime.task import Task
@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 
 _BATCH = 2000
 _MAX_RECOVERIES = 10
-_SEEK_TRIES = 10
 
 
 class Worker:
@@ -338,44 +337,7 @@ class Worker:
         if opened:  # their tasks were waiting for a lock and now have it
             self._consumer.resume(opened)
         if partitions:
-            try:
-                committed = retry_transient(
-                    lambda: self._consumer.committed(partitions, timeout=30.0), "committed offsets"
-                )
-            except KafkaException as kafka_exc:
-                raise TransactionError(
-                    f"reading the committed offsets of {_fmt(partitions)} to recover failed: "
-                    f"{kafka_exc}"
-                ) from kafka_exc
-            self._seek_all(committed)
-
-    def _seek_all(self, committed: list[TopicPartition]) -> None:
-        """Rewind to the committed offsets. A partition no longer assigned (a rebalance is
-        under way) needs no seek; one still assigned must be rewound, or its records since
-        the commit would be skipped: a seek that keeps failing stops the worker."""
-        for tp in committed:
-            if tp.offset < 0:
-                tp.offset = OFFSET_BEGINNING
-            for attempt in range(_SEEK_TRIES):
-                try:
-                    self._consumer.seek(tp)
-                    break
-                except KafkaException as seek_exc:
-                    assigned = {(a.topic, a.partition) for a in self._consumer.assignment()}
-                    if (tp.topic, tp.partition) not in assigned:
-                        log.info("seek %s[%d] not needed: %s", tp.topic, tp.partition, seek_exc)
-                        break
-                    if attempt == _SEEK_TRIES - 1:
-                        error = TransactionError(
-                            f"cannot rewind to the committed offset after an abort: {seek_exc}"
-                        )
-                        error.topic, error.partition, error.offset = (
-                            tp.topic,
-                            tp.partition,
-                            tp.offset,
-                        )
-                        raise error from seek_exc
-                    time.sleep(0.2)
+            rewind_to_committed(self._consumer, partitions)
 
     # -- rebalance ------------------------------------------------------------------------
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:

@@ -17,9 +17,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from streamlet.errors import SerializationError
-from streamlet.serde._base import Serde
-from streamlet.state.buffered import BufferedStore
+from streamlet.state.view import TypedView
 
 _LONG = struct.Struct(">q")
 _LEN = struct.Struct(">I")
@@ -34,26 +32,8 @@ class Session(NamedTuple):
     value: Any
 
 
-class SessionStore:
+class SessionStore(TypedView):
     """Typed sessions of one task."""
-
-    def __init__(self, store: BufferedStore, key_serde: Serde[Any], value_serde: Serde[Any]):
-        self.buffered = store
-        self._key_serde = key_serde
-        self._value_serde = value_serde
-        self.name = store.name
-
-    def __repr__(self) -> str:
-        return f"SessionStore(name={self.name!r})"
-
-    def key_bytes(self, key: Any) -> bytes:
-        data = None if key is None else self._key_serde.serialize(self.name, key)
-        if data is None:
-            raise SerializationError(f"store {self.name!r} cannot hold a None key")
-        return data
-
-    def key_of(self, key_bytes: bytes) -> Any:
-        return self._key_serde.deserialize(self.name, key_bytes)
 
     def find(self, key_bytes: bytes, earliest_end: int, latest_start: int) -> list[Session]:
         """The key's sessions with ``end >= earliest_end`` and ``start <= latest_start``."""

@@ -18,9 +18,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-from streamlet.errors import SerializationError
-from streamlet.serde._base import Serde
-from streamlet.state.buffered import BufferedStore
+from streamlet.state.view import TypedView
 
 _LONG = struct.Struct(">q")
 _META = b"\xff"
@@ -30,23 +28,8 @@ def encode_long(value: int) -> bytes:
     return _LONG.pack(value)
 
 
-class WindowStore:
+class WindowStore(TypedView):
     """Typed windows ``(key, start) -> (timestamp, value)`` for one task."""
-
-    def __init__(self, store: BufferedStore, key_serde: Serde[Any], value_serde: Serde[Any]):
-        self.buffered = store
-        self._key_serde = key_serde
-        self._value_serde = value_serde
-        self.name = store.name
-
-    def __repr__(self) -> str:
-        return f"WindowStore(name={self.name!r})"
-
-    def key_bytes(self, key: Any) -> bytes:
-        data = None if key is None else self._key_serde.serialize(self.name, key)
-        if data is None:
-            raise SerializationError(f"store {self.name!r} cannot hold a None key")
-        return data
 
     def get(self, key_bytes: bytes, start: int) -> tuple[int, Any] | None:
         """``(timestamp, aggregate)`` of the window, or None."""
