@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from streamlet.errors import TopicError
 from streamlet.kafka.admin import Admin
 
 from apps_global import GlobalWorker, enrich
@@ -204,3 +205,14 @@ def _until_split(worker: GlobalWorker, topic: str) -> None:
 
 def _loaded_lines(text: str) -> list[int]:
     return [int(m) for m in _LOADED.findall(text)]
+
+
+def test_global_table_of_a_missing_topic_stops_the_worker_naming_it(
+    bootstrap: str, topics: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = _env(bootstrap, topics, tmp_path / "state")
+    _set(monkeypatch, {**env, "USERS": f"{topics['users']}-missing"})
+    app = enrich()
+    app.start()
+    with pytest.raises(TopicError, match=f"{topics['users']}-missing.*'users'"):
+        app.stop()

@@ -54,3 +54,22 @@ def test_global_table_name_shared_with_a_store_is_refused() -> None:
         app.stream("orders").to_table("users")
     with pytest.raises(TopologyError, match="needs a name"):
         app.global_table("t", name="")
+
+
+def test_global_table_is_drawn_as_a_store_fed_by_its_topic_and_read_by_the_join() -> None:
+    from streamlet.topology.render import to_dot, to_mermaid
+
+    app = sl.App("g")
+    users = app.global_table("users-topic", name="users")
+    app.stream("orders").join(users, _joiner, name="enrich").to("out")
+    mermaid = to_mermaid(app.topology())
+    assert '[("users<br/>global store")]' in mermaid
+    assert '("enrich<br/>join with global table users")' in mermaid
+    dot = to_dot(app.topology())
+    assert 'label="users\\nglobal store", shape=cylinder' in dot
+    topic, join, store = (  # in the order dot lists them: topics, nodes, stores
+        line.split()[0]
+        for line in dot.splitlines()
+        if "global store" in line or '"users-topic"' in line or '"enrich\\n' in line
+    )
+    assert f"  {topic} -> {store};" in dot and f"  {store} -> {join};" in dot
