@@ -41,6 +41,8 @@ from streamlet.kafka.admin import Admin
 from streamlet.kafka.clients import producer_config, restore_consumer_config
 from streamlet.kafka.retry import retry_transient
 from streamlet.runtime.global_store import GlobalStore
+from streamlet.runtime.identity import WorkerIdentity
+from streamlet.runtime.metrics import WorkerMetrics
 from streamlet.runtime.restore import high_watermarks
 from streamlet.state import KeyValueStore, RocksDBStore
 from streamlet.topology.global_nodes import GlobalTableSpec
@@ -58,10 +60,19 @@ _STALL_S = 120.0
 class GlobalTables:
     """Every global table of ``topology`` in ``directory``; a no-op when there are none."""
 
-    def __init__(self, topology: Topology, cfg: AppConfig, directory: Path, admin: Admin) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        cfg: AppConfig,
+        identity: WorkerIdentity,
+        admin: Admin,
+        metrics: WorkerMetrics | None = None,
+    ) -> None:
+        """``metrics.restored(store, records)`` hears of each batch the bootstrap applies."""
         self._cfg = cfg
+        self._on_loaded = None if metrics is None else metrics.restored
         self._admin = admin
-        self._dir = directory
+        self._dir = identity.app_dir / "global" / f"worker-{identity.index}"
         self._dead_letters = _DeadLetters(cfg)
         self._stores: dict[str, GlobalStore] = {}  # by topic
         self._next: dict[tuple[str, int], int] = {}  # the offset each partition resumes at
@@ -131,7 +142,7 @@ class GlobalTables:
         total, last_progress = 0, time.monotonic()
         while todo and not stopping():
             batch: list[Any] = consumer.consume(num_messages=_BOOTSTRAP_BATCH, timeout=0.2)
-            applied = self._apply(batch)
+            applied = self._apply(batch, self._on_loaded)
             total += applied
             now = time.monotonic()
             if applied:
@@ -232,7 +243,7 @@ class GlobalTables:
             )
         return [(t, p) for t, info in described.items() if info for p in range(info.partitions)]
 
-    def _apply(self, batch: list[Any]) -> int:
+    def _apply(self, batch: list[Any], on_applied: Callable[[str, int], None] | None = None) -> int:
         """Apply consumed records per store; returns how many records there were."""
         groups: dict[str, list[Any]] = {}
         for msg in batch:
@@ -249,6 +260,8 @@ class GlobalTables:
             for msg in msgs:
                 self._next[(topic, msg.partition())] = msg.offset() + 1
             applied += len(msgs)
+            if on_applied is not None:
+                on_applied(self._stores[topic].spec.name, len(msgs))
         return applied
 
 
@@ -332,8 +345,3 @@ def _write_checkpoint(backend: RocksDBStore, offsets: dict[int, int]) -> None:
         os.replace(tmp, path)  # atomic: a crash leaves the old checkpoint or the new one
     except OSError as exc:
         raise StateError(f"cannot write checkpoint {path}: {exc}") from exc
-
-
-def global_dir(app_dir: Path, worker_index: int) -> Path:
-    """Where worker ``worker_index`` keeps its global tables."""
-    return app_dir / "global" / f"worker-{worker_index}"

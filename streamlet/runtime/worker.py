@@ -30,7 +30,7 @@ from streamlet.kafka.clients import consumer_config, restore_consumer_config, wi
 from streamlet.kafka.preflight import preflight
 from streamlet.runtime.commit import Committer
 from streamlet.runtime.fence import FenceJudge
-from streamlet.runtime.global_tables import GlobalTables, global_dir
+from streamlet.runtime.global_tables import GlobalTables
 from streamlet.runtime.identity import WorkerIdentity, claim_identity
 from streamlet.runtime.isolation import Isolation
 from streamlet.runtime.lockwait import LockWaits
@@ -117,9 +117,7 @@ class Worker:
             instance = identity.transactional_id if self.cfg.static_membership else None
             self._consumer = Consumer(consumer_config(self.cfg, instance))
             self._restorer = Consumer(restore_consumer_config(self.cfg))
-            self._globals = GlobalTables(
-                self.topology, self.cfg, global_dir(identity.app_dir, identity.index), admin
-            )
+            self._globals = GlobalTables(self.topology, self.cfg, identity, admin, self._metrics)
             self._globals.bootstrap(self._stopping.is_set)  # whole, before any task runs
             log.info(
                 "worker %s starting (%s, commit every %.0f ms)",
