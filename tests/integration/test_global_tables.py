@@ -1,6 +1,7 @@
 """Global tables on the real broker: loaded whole before the first record is processed,
-kept up to date while the app runs, resumed from a checkpoint after a restart, and held
-whole by every worker of ``--workers 2``."""
+kept up to date while the app runs, resumed from a checkpoint after a restart (reloaded
+whole without one, or with one beyond the topic's end), and held whole by every worker of
+``--workers 2``."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 
 from streamlet.errors import TopicError
 from streamlet.kafka.admin import Admin
+from streamlet.runtime.global_tables import CHECKPOINT
 
 from apps_global import GlobalWorker, enrich
 from support import produce, producer, read_all, worker_env
@@ -130,7 +132,7 @@ def test_global_table_loaded_before_processing_and_updated_while_running(
         app.stop()
 
 
-def test_global_table_restart_reads_only_new_records_and_wiped_state_reloads_all(
+def test_global_table_restart_reads_only_new_records_and_wiped_or_stale_state_reloads_all(
     bootstrap: str,
     topics: dict[str, str],
     tmp_path: Path,
@@ -152,9 +154,13 @@ def test_global_table_restart_reads_only_new_records_and_wiped_state_reloads_all
     run_once()
     produce(bootstrap, topics["users"], [(b"u1", b"again"), (b"u99", b"new")])
     run_once()
-    shutil.rmtree(state / topics["app"] / "global")
+    copy = state / topics["app"] / "global"
+    shutil.rmtree(copy)
     run_once()
-    assert _loaded(caplog) == [USERS, 2, USERS + 2]
+    # a checkpoint beyond the topic's end (as after the topic was recreated) reloads all
+    (copy / "worker-0" / "users" / CHECKPOINT).write_text('{"offsets": {"0": 999999}}')
+    run_once()
+    assert _loaded(caplog) == [USERS, 2, USERS + 2, USERS + 2]
     # the restarted app joins with the table as it now is
     _orders(bootstrap, topics["in"], [1, 99], 0)
     app = enrich()
