@@ -58,7 +58,8 @@ _STALL_S = 120.0
 
 
 class GlobalTables:
-    """Every global table of ``topology`` in ``directory``; a no-op when there are none."""
+    """One worker's copy of every global table of ``topology``, in its own directory; a
+    no-op when the topology has none."""
 
     def __init__(
         self,
