@@ -1,7 +1,7 @@
 """Global tables on the real broker: loaded whole before the first record is processed,
-kept up to date while the app runs, resumed from a checkpoint after a restart (reloaded
-whole without one, or with one beyond the topic's end), and held whole by every worker of
-``--workers 2``."""
+kept up to date while the app runs, resumed from a checkpoint after a restart or a
+SIGKILL (reloaded whole without one, or with one beyond the topic's end), and held whole
+by every worker of ``--workers 2``."""
 
 from __future__ import annotations
 
@@ -222,3 +222,32 @@ def test_global_table_of_a_missing_topic_stops_the_worker_naming_it(
     app.start()
     with pytest.raises(TopicError, match=f"{topics['users']}-missing.*'users'"):
         app.stop()
+
+
+def test_global_table_after_sigkill_replays_from_its_checkpoint(
+    bootstrap: str, topics: dict[str, str], tmp_path: Path
+) -> None:
+    # static membership: the restarted worker takes the killed one's place at once
+    env = {**_env(bootstrap, topics, tmp_path / "state"), "STATIC": "1"}
+    first = GlobalWorker("enrich", env, tmp_path / "first.log")
+    try:
+        deadline = time.monotonic() + 60
+        while not _loaded_lines(first.output()):
+            assert time.monotonic() < deadline and first.alive(), first.output()
+            time.sleep(0.1)
+        # applied while running, then killed before the next checkpoint (every 10 s)
+        produce(bootstrap, topics["users"], [(b"u1", b"updated"), (b"u2", None)])
+        _until_joined(bootstrap, topics, 1, "updated")
+        _until_joined(bootstrap, topics, 2, None)
+    finally:
+        first.kill()
+    second = GlobalWorker("enrich", env, tmp_path / "second.log")
+    try:
+        _until_joined(bootstrap, topics, 1, "updated")
+        _until_joined(bootstrap, topics, 2, None)
+        _until_joined(bootstrap, topics, 3, "name3")
+    finally:
+        assert second.terminate() == 0, second.output()
+    # the restart read the two updates again (from the checkpoint the load wrote), not all
+    assert _loaded_lines(first.output()) == [USERS]
+    assert _loaded_lines(second.output()) == [2]
