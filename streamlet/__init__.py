@@ -23,6 +23,7 @@ from streamlet.errors import (
 )
 from streamlet.processor import Processor, ProcessorContext, Punctuation
 from streamlet.record import Headers, Record
+from streamlet.topology.global_table import GlobalTable
 from streamlet.topology.stream import GroupedStream, Splitter, Stream, Table
 from streamlet.topology.topology import Topology
 from streamlet.topology.windowed import SessionWindowedStream, WindowedStream
@@ -47,6 +48,7 @@ __all__ = [
     "Emit",
     "ErrorPolicies",
     "ErrorPolicy",
+    "GlobalTable",
     "GroupedStream",
     "Headers",
     "HoppingWindows",

@@ -11,6 +11,7 @@ from streamlet.config import EXACTLY_ONCE_V2, AppConfig, ErrorPolicies
 from streamlet.errors import StreamletError, TopologyError
 from streamlet.serde import Json, Serde, String
 from streamlet.topology.builder import TopologyBuilder
+from streamlet.topology.global_table import GlobalTable, add_global_table
 from streamlet.topology.nodes import TimestampExtractor
 from streamlet.topology.stream import Stream, Table
 from streamlet.topology.topology import Topology
@@ -91,6 +92,19 @@ class App:
     ) -> Table:
         """``topic`` read as a table (latest value per key; null values delete) in store ``name``."""
         return self.stream(topic, key_serde, value_serde).to_table(name, value_serde=value_serde)
+
+    def global_table(
+        self,
+        topic: str,
+        *,
+        name: str,
+        key_serde: Serde[Any] | None = None,
+        value_serde: Serde[Any] | None = None,
+    ) -> GlobalTable:
+        """``topic`` read whole by every worker into the global store ``name``: loaded to the
+        end before any record is processed, kept up to date while running (null values
+        delete); joined with ``stream.join(table, joiner, key_mapper=fn(key, value))``."""
+        return add_global_table(self._builder, topic, name, key_serde, value_serde)
 
     def store(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,11 +81,13 @@ class Task:
         dead_letter_topic: str,
         request_commit: Callable[[], None],
         clock: Callable[[], int] | None = None,
+        global_stores: Mapping[str, Any] | None = None,
     ) -> None:
         self.clock: Callable[[], int] = clock or wall_clock_ms
         self.partition = partition
         self.task_id = f"{sub.id}_{partition}"
         self.stores = stores
+        self._global_stores = global_stores or {}  # every worker's own, read-only
         # plain attributes, not wrapper methods: the sink calls produce once per record
         self.produce = produce
         self.partitions_of = partitions_of
@@ -122,6 +124,12 @@ class Task:
             return self.stores[name].typed
         except KeyError:
             raise TopologyError(f"task {self.task_id} has no store {name!r}") from None
+
+    def global_store(self, name: str) -> Any:
+        try:
+            return self._global_stores[name]
+        except KeyError:
+            raise TopologyError(f"task {self.task_id} has no global store {name!r}") from None
 
     def node_context(self, node: ProcessorNode, children: dict[str, Emit]) -> NodeContext:
         return NodeContext(self, node, children)

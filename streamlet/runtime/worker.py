@@ -30,6 +30,7 @@ from streamlet.kafka.clients import consumer_config, restore_consumer_config, wi
 from streamlet.kafka.preflight import preflight
 from streamlet.runtime.commit import Committer
 from streamlet.runtime.fence import FenceJudge
+from streamlet.runtime.global_tables import GlobalTables
 from streamlet.runtime.identity import WorkerIdentity, claim_identity
 from streamlet.runtime.isolation import Isolation
 from streamlet.runtime.lockwait import LockWaits
@@ -116,6 +117,8 @@ class Worker:
             instance = identity.transactional_id if self.cfg.static_membership else None
             self._consumer = Consumer(consumer_config(self.cfg, instance))
             self._restorer = Consumer(restore_consumer_config(self.cfg))
+            self._globals = GlobalTables(self.topology, self.cfg, identity, admin, self._metrics)
+            self._globals.bootstrap(self._stopping.is_set)  # whole, before any task runs
             log.info(
                 "worker %s starting (%s, commit every %.0f ms)",
                 identity.transactional_id,
@@ -164,6 +167,7 @@ class Worker:
         except Exception as exc:
             log.warning("closing the consumer: %s", exc)
         self._restorer.close()
+        self._globals.close()
         self._committer.close(clean=clean)
         log.info(
             "worker %s stopped (%s) after %d records; %d skipped or dead-lettered by policy",
@@ -183,6 +187,7 @@ class Worker:
         committer = self._committer
         isolation = self._isolation
         while not self._stopping.is_set():
+            self._globals.poll()  # updates of global tables, without waiting
             if self._waits:
                 self._retry_locked()
             batch = self._next_batch()
@@ -423,6 +428,7 @@ class Worker:
                 self.cfg.errors,
                 self.cfg.dead_letter_topic,
                 self.request_commit,
+                global_stores=self._globals.views,
             )
             self._tasks[task_id].on_policy = self._metrics.policy_applied
 

@@ -32,6 +32,7 @@ from streamlet.app import App
 from streamlet.config import AppConfig
 from streamlet.errors import StreamletError, TopicError, TopologyError
 from streamlet.record import Headers
+from streamlet.runtime.global_store import GlobalStore
 from streamlet.runtime.task import Task, TaskStore
 from streamlet.serde import Serde
 from streamlet.state import BufferedStore, KeyValueStore, MemoryStore
@@ -70,7 +71,20 @@ class TopologyTestDriver:
         self._unread: dict[str, deque[Message]] = {}
         self._open: list[Message] = []  # produced in the current transaction
         self._tasks: list[Task] = []
-        self._reader: dict[str, Task] = {}
+        self._reader: dict[str, Task | GlobalStore] = {}
+        # a global table's topic updates its store directly, as in Kafka Streams' driver
+        self._globals = {
+            spec.name: GlobalStore(
+                spec,
+                MemoryStore(spec.name),
+                config.errors,
+                config.dead_letter_topic,
+                self._produce,
+                self._clock_ms,
+            )
+            for spec in topology.global_tables.values()
+        }
+        self._reader.update({g.spec.topic: g for g in self._globals.values()})
         try:
             for sub in topology.subtopologies:
                 task = self._new_task(sub)
@@ -95,6 +109,7 @@ class TopologyTestDriver:
             self.config.dead_letter_topic,
             lambda: None,  # the driver commits after every record anyway
             clock=self._clock_ms,
+            global_stores={name: g.view for name, g in self._globals.items()},
         )
 
     # -- public surface -------------------------------------------------------------------
@@ -138,6 +153,8 @@ class TopologyTestDriver:
             if name in task.stores:
                 typed: KeyValueStore[Any, Any] = task.stores[name].typed
                 return typed
+        if name in self._globals:
+            return self._globals[name].view
         raise TopologyError(f"no store {name!r}; the topology has {sorted(self.topology.stores)}")
 
     def advance_wall_clock(self, ms: int) -> None:
@@ -164,6 +181,8 @@ class TopologyTestDriver:
         self._open.clear()
         for task in self._tasks:
             task.close()
+        for table in self._globals.values():
+            table.backend.close()
 
     def __enter__(self) -> TopologyTestDriver:
         return self

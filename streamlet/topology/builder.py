@@ -8,6 +8,7 @@ from typing import Any
 from streamlet.config import TOPIC_NAME_PART
 from streamlet.errors import TopologyError
 from streamlet.serde import Json, Serde
+from streamlet.topology.global_nodes import GlobalTableSpec
 from streamlet.topology.nodes import (
     InternalTopic,
     Node,
@@ -49,6 +50,7 @@ class TopologyBuilder:
         self._nodes: dict[str, Node] = {}
         self._stores: dict[str, StoreSpec] = {}
         self._internal: dict[str, InternalTopic] = {}
+        self._globals: dict[str, GlobalTableSpec] = {}
         self._counter = 0
 
     # -- naming -------------------------------------------------------------------------
@@ -156,7 +158,7 @@ class TopologyBuilder:
         """A store; a windowed ``kind`` keeps ``retention_ms``, and its changelog is compacted
         and also deleted by time, a day after retention (as in Kafka Streams)."""
         self.require_name(name, "a store")
-        if name in self._stores:
+        if name in self._stores or name in self._globals:
             raise TopologyError(f"store {name!r} is declared twice")
         changelog = self.internal_topic_name(name, "changelog") if logged else None
         spec = StoreSpec(name, key_serde, value_serde, changelog, kind, retention_ms)
@@ -173,6 +175,11 @@ class TopologyBuilder:
 
     def has_store(self, name: str) -> bool:
         return name in self._stores
+
+    def add_global_table(self, spec: GlobalTableSpec) -> None:
+        if spec.name in self._globals or spec.name in self._stores:
+            raise TopologyError(f"store {spec.name!r} is declared twice")
+        self._globals[spec.name] = spec
 
     def add_repartition(
         self,
@@ -198,4 +205,6 @@ class TopologyBuilder:
         )
 
     def build(self) -> Topology:
-        return build_topology(self.application_id, self._nodes, self._stores, self._internal)
+        return build_topology(
+            self.application_id, self._nodes, self._stores, self._internal, self._globals
+        )

@@ -6,6 +6,7 @@ shows as the link between the sub-topology that writes it and the one that reads
 
 from __future__ import annotations
 
+from streamlet.topology.global_nodes import GlobalJoinNode
 from streamlet.topology.nodes import Node, ProcessorNode, SinkNode, SourceNode
 from streamlet.topology.topology import Topology
 
@@ -26,7 +27,7 @@ def _label(node: Node) -> str:
     if isinstance(node, SinkNode):
         return f"{node.name}\nsink"
     assert isinstance(node, ProcessorNode)
-    return f"{node.name}\n{node.op}"
+    return f"{node.name}\n{node.describe()}"  # typed nodes have no op: they describe
 
 
 def _edges(topology: Topology, ids: _Ids) -> list[tuple[str, str]]:
@@ -41,6 +42,9 @@ def _edges(topology: Topology, ids: _Ids) -> list[tuple[str, str]]:
             out.append((me, ids("t", node.topic)))
         if isinstance(node, ProcessorNode):
             out += [(me, ids("s", s)) for s in node.stores]
+        if isinstance(node, GlobalJoinNode):  # the join reads the table: an edge into it
+            out.append((ids("s", node.table), me))
+    out += [(ids("t", g.topic), ids("s", g.name)) for g in topology.global_tables.values()]
     return out
 
 
@@ -51,6 +55,7 @@ def _topics(topology: Topology) -> list[str]:
             names.update(dict.fromkeys(node.topics))
         elif isinstance(node, SinkNode):
             names[node.topic] = None
+    names.update(dict.fromkeys(g.topic for g in topology.global_tables.values()))
     return list(names)
 
 
@@ -71,6 +76,9 @@ def to_mermaid(topology: Topology) -> str:
         for store in sub.stores:
             lines.append(f"    {ids('s', store)}[({_mermaid_text(store)})]")
         lines.append("  end")
+    for name in topology.global_tables:  # in no sub-topology: every worker holds it whole
+        label = _mermaid_text(name + "\nglobal store")
+        lines.append(f"  {ids('s', name)}[({label})]")
     lines += [f"  {a} --> {b}" for a, b in _edges(topology, ids)]
     return "\n".join(lines)
 
@@ -100,6 +108,9 @@ def to_dot(topology: Topology) -> str:
         for store in sub.stores:
             lines.append(f"    {ids('s', store)} [label={_dot_text(store)}, shape=cylinder];")
         lines.append("  }")
+    for name in topology.global_tables:
+        label = _dot_text(name + "\nglobal store")
+        lines.append(f"  {ids('s', name)} [label={label}, shape=cylinder];")
     lines += [f"  {a} -> {b};" for a, b in _edges(topology, ids)]
     lines.append("}")
     return "\n".join(lines)

@@ -18,6 +18,7 @@ from streamlet.topology.builder import TopologyBuilder
 from streamlet.topology.windows import AnyWindows, Emit
 
 if TYPE_CHECKING:
+    from streamlet.topology.global_table import GlobalTable
     from streamlet.topology.windowed import SessionWindowedStream, WindowedStream
 
 KeyValueFn = Callable[[Any, Any], Any]
@@ -149,6 +150,59 @@ class Stream:
             key_serde or self.key_serde or b.default_key_serde,
             value_serde or self.value_serde or b.default_value_serde,
         )
+
+    # -- joins ----------------------------------------------------------------------------
+    def join(
+        self,
+        other: Stream | Table | GlobalTable,
+        joiner: Callable[[Any, Any], Any],
+        *,
+        windows: Any = None,
+        key_mapper: KeyValueFn | None = None,
+        name: str | None = None,
+    ) -> Stream:
+        """Inner join: ``joiner(value, other_value)`` for each match, under the stream's key."""
+        from streamlet.topology import global_table as gt  # it builds on Stream
+
+        if isinstance(other, gt.GlobalTable):
+            return gt.join_global(
+                self, other, joiner, key_mapper=key_mapper, windows=windows, name=name, left=False
+            )
+        raise TopologyError(f"join() with a {type(other).__name__} is not supported yet")
+
+    def left_join(
+        self,
+        other: Stream | Table | GlobalTable,
+        joiner: Callable[[Any, Any], Any],
+        *,
+        windows: Any = None,
+        key_mapper: KeyValueFn | None = None,
+        name: str | None = None,
+    ) -> Stream:
+        """Left join: as ``join``, and ``joiner(value, None)`` for a record with no match."""
+        from streamlet.topology import global_table as gt  # it builds on Stream
+
+        if isinstance(other, gt.GlobalTable):
+            return gt.join_global(
+                self, other, joiner, key_mapper=key_mapper, windows=windows, name=name, left=True
+            )
+        raise TopologyError(f"left_join() with a {type(other).__name__} is not supported yet")
+
+    def outer_join(
+        self,
+        other: Stream | Table | GlobalTable,
+        joiner: Callable[[Any, Any], Any],
+        *,
+        windows: Any = None,
+        key_mapper: KeyValueFn | None = None,
+        name: str | None = None,
+    ) -> Stream:
+        """Outer join of two streams within ``windows``."""
+        from streamlet.topology import global_table as gt  # it builds on Stream
+
+        if isinstance(other, gt.GlobalTable):  # as in Kafka Streams: no outer global join
+            raise TopologyError("outer_join() with a global table is not supported; use left_join")
+        raise TopologyError(f"outer_join() with a {type(other).__name__} is not supported yet")
 
     # -- grouping -------------------------------------------------------------------------
     def _require_partitioned(self, what: str) -> None:

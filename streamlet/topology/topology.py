@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from streamlet.errors import TopologyError
+from streamlet.topology.global_nodes import GlobalTableSpec
 from streamlet.topology.nodes import (
     InternalTopic,
     Node,
@@ -47,6 +48,8 @@ class Topology:
     stores: Mapping[str, StoreSpec]
     internal_topics: Mapping[str, InternalTopic]
     subtopologies: tuple[SubTopology, ...]
+    # loaded whole by every worker, outside any task (streamlet.topology.global_nodes)
+    global_tables: Mapping[str, GlobalTableSpec] = field(default_factory=dict)
 
     def subtopology_of_topic(self) -> dict[str, SubTopology]:
         """Source topic -> the sub-topology that reads it."""
@@ -88,6 +91,9 @@ class Topology:
             for topic in self.internal_topics.values():
                 parts = "" if topic.partitions is None else f", partitions={topic.partitions}"
                 lines.append(f"    {topic.name} ({topic.kind}{parts})")
+        for table in self.global_tables.values():  # as Kafka Streams prints a global store
+            lines.append(f"  Global store: {table.name} (will not generate tasks)")
+            lines.append(f"    Source: {table.name}-global-source (topics: [{table.topic}])")
         return "\n".join(lines)
 
 
@@ -105,6 +111,7 @@ def build_topology(
     nodes: Mapping[str, Node],
     stores: Mapping[str, StoreSpec],
     internal_topics: Mapping[str, InternalTopic],
+    global_tables: Mapping[str, GlobalTableSpec] | None = None,
 ) -> Topology:
     """Validate the graph and group it into sub-topologies (connected by edges or stores)."""
     for node in nodes.values():
@@ -172,4 +179,14 @@ def build_topology(
                 ),
             )
         )
-    return Topology(application_id, dict(nodes), dict(stores), dict(internal_topics), tuple(subs))
+    globals_ = dict(global_tables or {})
+    for spec in globals_.values():
+        if spec.topic in read_by:
+            raise TopologyError(
+                f"topic {spec.topic!r} of global table {spec.name!r} is already read by "
+                f"{read_by[spec.topic]!r}; read a topic once"
+            )
+        read_by[spec.topic] = spec.name
+    return Topology(
+        application_id, dict(nodes), dict(stores), dict(internal_topics), tuple(subs), globals_
+    )

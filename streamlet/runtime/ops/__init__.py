@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from streamlet.runtime.ops.global_join import compile_global_join
 from streamlet.runtime.ops.session_aggregate import compile_session_aggregate
 from streamlet.runtime.ops.sliding_aggregate import compile_sliding_aggregate
 from streamlet.runtime.ops.window_aggregate import compile_window_aggregate
 from streamlet.runtime.userfn import Emit, TaskServices
+from streamlet.topology.global_nodes import GlobalJoinNode
 from streamlet.topology.window_nodes import (
     SessionAggregateNode,
     SlidingAggregateNode,
@@ -26,4 +28,5 @@ COMPILERS: dict[type, Compiler] = {
     WindowAggregateNode: compile_window_aggregate,
     SessionAggregateNode: compile_session_aggregate,
     SlidingAggregateNode: compile_sliding_aggregate,
+    GlobalJoinNode: compile_global_join,
 }
