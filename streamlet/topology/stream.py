@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from streamlet.errors import TopologyError
 from streamlet.serde import Int64, Serde
 from streamlet.topology.builder import TopologyBuilder
+from streamlet.topology.join_nodes import Joiner, JoinKind
 from streamlet.topology.windows import AnyWindows, Emit
 
 if TYPE_CHECKING:
@@ -192,6 +193,60 @@ class Stream:
         node = b.add_processor("table_source", [self.node], name=name, stores=(name,))
         return Table(b, node, ks, vs, name)
 
+    # -- joins ----------------------------------------------------------------------------
+    def join(
+        self,
+        other: Any,
+        joiner: Joiner,
+        *,
+        windows: Any = None,
+        key_mapper: KeyValueFn | None = None,
+        name: str | None = None,
+    ) -> Stream:
+        """Inner join with a ``Table`` (each record with the table's row of its key);
+        ``joiner(stream_value, other_value)``."""
+        return self._join("inner", other, joiner, windows, key_mapper, name)
+
+    def left_join(
+        self,
+        other: Any,
+        joiner: Joiner,
+        *,
+        windows: Any = None,
+        key_mapper: KeyValueFn | None = None,
+        name: str | None = None,
+    ) -> Stream:
+        """As ``join``, but a record without a match is joined with None."""
+        return self._join("left", other, joiner, windows, key_mapper, name)
+
+    def outer_join(
+        self,
+        other: Any,
+        joiner: Joiner,
+        *,
+        windows: Any = None,
+        key_mapper: KeyValueFn | None = None,
+        name: str | None = None,
+    ) -> Stream:
+        return self._join("outer", other, joiner, windows, key_mapper, name)
+
+    def _join(
+        self,
+        kind: str,
+        other: Any,
+        joiner: Joiner,
+        windows: Any,
+        key_mapper: KeyValueFn | None,
+        name: str | None,
+    ) -> Stream:
+        from streamlet.topology import table_joins  # it builds on Stream and Table
+
+        if isinstance(other, Table):
+            return table_joins.join_stream_table(self, other, joiner, JoinKind(kind), name)
+        raise TopologyError(
+            f"a {kind} join of a stream with a {type(other).__name__} is not supported yet"
+        )
+
 
 class Splitter:
     """Built by ``Stream.split()``; each ``branch`` adds a predicate, first match wins."""
@@ -340,6 +395,61 @@ class Table:
         ks, vs = key_serde or b.default_key_serde, value_serde or self.value_serde
         moved = b.add_repartition(node, name, ks, vs, None)
         return GroupedTable(b, moved, ks, vs)
+
+    # -- joins ----------------------------------------------------------------------------
+    def join(
+        self,
+        other: Table,
+        joiner: Joiner,
+        *,
+        foreign_key: Callable[[Any], Any] | None = None,
+        name: str | None = None,
+        value_serde: Serde[Any] | None = None,
+    ) -> Table:
+        """Rows with a key in both tables, as ``joiner(left_value, right_value)``, kept in the
+        store ``name``; a row that stops matching is deleted."""
+        return self._join("inner", other, joiner, foreign_key, name, value_serde)
+
+    def left_join(
+        self,
+        other: Table,
+        joiner: Joiner,
+        *,
+        foreign_key: Callable[[Any], Any] | None = None,
+        name: str | None = None,
+        value_serde: Serde[Any] | None = None,
+    ) -> Table:
+        """Every row of this table, joined with the other's row of its key or None."""
+        return self._join("left", other, joiner, foreign_key, name, value_serde)
+
+    def outer_join(
+        self,
+        other: Table,
+        joiner: Joiner,
+        *,
+        foreign_key: Callable[[Any], Any] | None = None,
+        name: str | None = None,
+        value_serde: Serde[Any] | None = None,
+    ) -> Table:
+        """Every key of either table; the side without a row is None."""
+        return self._join("outer", other, joiner, foreign_key, name, value_serde)
+
+    def _join(
+        self,
+        kind: str,
+        other: Table,
+        joiner: Joiner,
+        foreign_key: Callable[[Any], Any] | None,
+        name: str | None,
+        value_serde: Serde[Any] | None,
+    ) -> Table:
+        from streamlet.topology import table_joins  # it builds on Stream and Table
+
+        if foreign_key is not None:
+            raise TopologyError("foreign-key joins are not supported yet")
+        if not isinstance(other, Table):
+            raise TopologyError(f"a table joins another Table, not a {type(other).__name__}")
+        return table_joins.join_tables(self, other, joiner, JoinKind(kind), name, value_serde)
 
 
 class GroupedTable(_Grouped):

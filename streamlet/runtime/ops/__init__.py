@@ -11,8 +11,11 @@ from typing import Any
 
 from streamlet.runtime.ops.session_aggregate import compile_session_aggregate
 from streamlet.runtime.ops.sliding_aggregate import compile_sliding_aggregate
+from streamlet.runtime.ops.stream_table_join import compile_stream_table_join
+from streamlet.runtime.ops.table_table_join import compile_table_table_join
 from streamlet.runtime.ops.window_aggregate import compile_window_aggregate
 from streamlet.runtime.userfn import Emit, TaskServices
+from streamlet.topology.join_nodes import StreamTableJoinNode, TableTableJoinNode
 from streamlet.topology.window_nodes import (
     SessionAggregateNode,
     SlidingAggregateNode,
@@ -26,4 +29,6 @@ COMPILERS: dict[type, Compiler] = {
     WindowAggregateNode: compile_window_aggregate,
     SessionAggregateNode: compile_session_aggregate,
     SlidingAggregateNode: compile_sliding_aggregate,
+    StreamTableJoinNode: compile_stream_table_join,
+    TableTableJoinNode: compile_table_table_join,
 }
