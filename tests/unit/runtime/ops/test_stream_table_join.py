@@ -8,6 +8,8 @@ import logging
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import streamlet as sl
 from streamlet import serde
@@ -174,3 +176,36 @@ def test_join_of_filtered_table_reads_its_materialized_rows() -> None:
         driver.input_topic("stream", S, S).pipe_many([("a", "1"), ("b", "2"), ("c", "3")])
         assert driver.output_topic("out", S, S).read_key_values() == [("a", "1+X")]
         assert sorted(driver.store("enrich-table").all()) == [("a", "X")]
+
+
+EVENTS = st.lists(
+    st.tuples(
+        st.sampled_from(["stream", "table"]),
+        st.sampled_from(["k1", "k2"]),
+        st.one_of(st.none(), st.sampled_from(["a", "b"])),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(method=st.sampled_from(sorted(CELLS)), events=EVENTS)
+def test_each_stream_record_meets_the_current_row(
+    method: str, events: list[tuple[str, str, str | None]]
+) -> None:
+    """Any interleaving: a stream record with a value comes out joined with the table's
+    current row of its key (inner: only if there is one); nothing else comes out."""
+    table: dict[str, str] = {}
+    expected: list[tuple[str, list[Any]]] = []
+    with TopologyTestDriver(_app(method, Joined())) as driver:
+        inputs = {side: driver.input_topic(side, S, S) for side in ("stream", "table")}
+        for side, key, value in events:
+            inputs[side].pipe(key, value)
+            if side == "table":
+                if value is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = value
+            elif value is not None and (key in table or method == "left_join"):
+                expected.append((key, [value, table.get(key)]))
+        assert driver.output_topic("out", S, J).read_key_values() == expected

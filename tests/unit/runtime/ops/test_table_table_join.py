@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import streamlet as sl
 from streamlet import serde
@@ -162,3 +164,50 @@ def test_joiner_error_follows_continue_policy() -> None:
     with TopologyTestDriver(_app("outer_join", _failing), config) as driver:
         driver.input_topic("right", S, S).pipe_many([("k", "bad"), ("j", "ok")])
         assert driver.output_topic("out", S, J).read_key_values() == [("j", [None, "ok"])]
+
+
+def _model_row(method: str, left: str | None, right: str | None) -> list[Any] | None:
+    keeps = {
+        "join": left is not None and right is not None,
+        "left_join": left is not None,
+        "outer_join": left is not None or right is not None,
+    }[method]
+    return [left, right] if keeps else None
+
+
+CHANGES = st.lists(
+    st.tuples(
+        st.sampled_from(["left", "right"]),
+        st.sampled_from(["k1", "k2"]),
+        st.one_of(st.none(), st.sampled_from(["a", "b"])),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(method=st.sampled_from(sorted(CELLS)), changes=CHANGES)
+def test_result_follows_join_of_current_rows(
+    method: str, changes: list[tuple[str, str, str | None]]
+) -> None:
+    """After every change: the result store holds the join of the two tables' current rows,
+    and the change forwarded the new result row, a tombstone for a row that went, or nothing
+    when the key had and has no result row (or the change deleted a row that was not there)."""
+    tables: dict[str, dict[str, str]] = {"left": {}, "right": {}}
+    with TopologyTestDriver(_app(method, Joined())) as driver:
+        inputs = {side: driver.input_topic(side, S, S) for side in tables}
+        out = driver.output_topic("out", S, J)
+        for side, key, value in changes:
+            before = _model_row(method, tables["left"].get(key), tables["right"].get(key))
+            # deleting a row that is not there changes no table: the table forwards nothing
+            noop = value is None and key not in tables[side]
+            if value is None:
+                tables[side].pop(key, None)
+            else:
+                tables[side][key] = value
+            after = _model_row(method, tables["left"].get(key), tables["right"].get(key))
+            inputs[side].pipe(key, value)
+            emitted = out.read_key_values()
+            silent = noop or (before is None and after is None)
+            assert emitted == ([] if silent else [(key, after)])
+            assert driver.store("joined").get(key) == after
