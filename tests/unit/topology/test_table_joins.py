@@ -171,3 +171,12 @@ def test_start_refuses_join_after_repartition_to_another_count() -> None:
     admin = _Admin({"views": 3, "users": 2, "out": 1})
     with pytest.raises(TopologyError, match="users=2, j-by-user-repartition=4"):
         prepare_topics(admin, app.topology())  # type: ignore[arg-type]
+
+
+def test_start_sizes_unsized_repartition_topic_like_the_table_it_joins() -> None:
+    app, stream, table = _pair()
+    stream.select_key(lambda _k, v: v).repartition("by-user").join(table, _pairing).to("out")
+    admin = _Admin({"views": 3, "users": 2, "out": 1})
+    counts = prepare_topics(admin, app.topology())  # type: ignore[arg-type]
+    assert admin.created["j-by-user-repartition"] == 2
+    assert counts["j-users-changelog"] == 2
