@@ -33,6 +33,15 @@ def _check(what: str, this: Stream | Table, other: Table, joiner: Joiner) -> Non
         this.key_serde, Windowed | SessionWindowed
     ):
         raise TopologyError(f"{what}: joining a windowed table is not supported")
+    ours, theirs = this.key_serde, other.key_serde
+    if ours is not None and theirs is not None and type(ours) is not type(theirs):
+        # the partitioner hashes key bytes: equal keys written by two serdes would sit in
+        # different partitions, so most would never meet their row
+        raise TopologyError(
+            f"{what}: the keys are written with {ours!r} on one side and {theirs!r} on the "
+            "other, so equal keys land in different partitions; give both sides the same "
+            "key serde (e.g. .repartition(name, key_serde=...))"
+        )
 
 
 def _store_of(table: Table, store: str | None, what: str) -> tuple[Table, str]:

@@ -75,6 +75,10 @@ def topics(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     names = {n: f"joins-{n}-{tag}" for n in ("views", "users", "left", "right", "st", "tt")}
     for topic in names.values():
         admin.ensure_topic(topic, PARTITIONS, {})
+    # clicks are keyed by click id, on more partitions than the users table
+    names["clicks"], names["clicks-out"] = f"joins-clicks-{tag}", f"joins-clicks-out-{tag}"
+    admin.ensure_topic(names["clicks"], PARTITIONS + 1, {})
+    admin.ensure_topic(names["clicks-out"], PARTITIONS, {})
     app_id = f"joins-{tag}"
     app = sl.App(
         app_id,
@@ -85,6 +89,9 @@ def topics(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     views = app.stream(names["views"], key_serde=S, value_serde=J)
     users = app.table(names["users"], name="users", key_serde=S, value_serde=J)
     views.left_join(users, lambda v, u: [v, u], name="enrich").to(names["st"], value_serde=J)
+    clicks = app.stream(names["clicks"], key_serde=S, value_serde=J)
+    by_user = clicks.select_key(lambda _k, user: user).repartition("clicks-by-user", key_serde=S)
+    by_user.join(users, lambda user, name: name).to(names["clicks-out"], value_serde=J)
     left = app.table(names["left"], name="left", key_serde=S, value_serde=J)
     right = app.table(names["right"], name="right", key_serde=S, value_serde=J)
     joined = left.outer_join(right, lambda lv, rv: [lv, rv], name="both")
@@ -92,8 +99,10 @@ def topics(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     app.start()
     try:
         assert app.wait_until_running(60)
-        yield {**names, "users-changelog": f"{app_id}-users-changelog"} | {
-            "both-changelog": f"{app_id}-both-changelog"
+        yield names | {
+            "users-changelog": f"{app_id}-users-changelog",
+            "both-changelog": f"{app_id}-both-changelog",
+            "clicks-by-user": f"{app_id}-clicks-by-user-repartition",
         }
     finally:
         app.stop()
@@ -106,7 +115,7 @@ def test_stream_records_join_the_table_rows_of_their_task(
     out = _Latest(bootstrap, topics["st"])
     try:
         _send(bootstrap, topics["users"], [(f"u{i}", f"name{i}") for i in range(4)])
-        table.wait(lambda rows: len(rows) == 4)  # the rows are in the tasks' stores
+        table.wait(lambda rows: {f"u{i}" for i in range(4)} <= rows.keys())  # in the stores
         _send(bootstrap, topics["views"], [(f"u{i}", f"view{i}") for i in (0, 1, 2, 3, 9)])
         out.wait(lambda got: len(got) == 5)
         assert out.values == {
@@ -145,3 +154,22 @@ def test_table_outer_join_converges_to_join_of_final_rows(
     finally:
         out.close()
         stored.close()
+
+
+def test_join_after_key_change_reads_a_repartition_topic_sized_like_the_table(
+    bootstrap: str, topics: dict[str, str]
+) -> None:
+    info = Admin(bootstrap).describe([topics["clicks-by-user"]])[topics["clicks-by-user"]]
+    assert info is not None and info.partitions == PARTITIONS  # the table's, not the clicks'
+    table = _Latest(bootstrap, topics["users-changelog"])
+    out = _Latest(bootstrap, topics["clicks-out"])
+    try:
+        users = {f"c{i}": f"user{i}" for i in range(6)}  # on both partitions
+        _send(bootstrap, topics["users"], list(users.items()))
+        table.wait(lambda rows: users.keys() <= rows.keys())
+        _send(bootstrap, topics["clicks"], [(f"click-{user}", user) for user in users])
+        out.wait(lambda got: len(got) == len(users))
+        assert out.values == users
+    finally:
+        table.close()
+        out.close()

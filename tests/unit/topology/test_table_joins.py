@@ -79,7 +79,7 @@ def test_stream_table_join_after_key_change_raises_until_repartitioned() -> None
     rekeyed = stream.select_key(lambda _k, v: v)
     with pytest.raises(TopologyError, match=r"changed the key.*repartition\(name\)"):
         rekeyed.join(table, _pairing)
-    rekeyed.repartition("by-user").join(table, _pairing)
+    rekeyed.repartition("by-user", key_serde=S).join(table, _pairing)
 
 
 @pytest.mark.parametrize("other", ["stream", "object"])
@@ -166,7 +166,7 @@ def test_start_refuses_join_of_topics_with_different_partition_counts() -> None:
 
 def test_start_refuses_join_after_repartition_to_another_count() -> None:
     app, stream, table = _pair()
-    moved = stream.select_key(lambda _k, v: v).repartition("by-user", partitions=4)
+    moved = stream.select_key(lambda _k, v: v).repartition("by-user", partitions=4, key_serde=S)
     moved.join(table, _pairing).to("out")
     admin = _Admin({"views": 3, "users": 2, "out": 1})
     with pytest.raises(TopologyError, match="users=2, j-by-user-repartition=4"):
@@ -175,8 +175,17 @@ def test_start_refuses_join_after_repartition_to_another_count() -> None:
 
 def test_start_sizes_unsized_repartition_topic_like_the_table_it_joins() -> None:
     app, stream, table = _pair()
-    stream.select_key(lambda _k, v: v).repartition("by-user").join(table, _pairing).to("out")
+    moved = stream.select_key(lambda _k, v: v).repartition("by-user", key_serde=S)
+    moved.join(table, _pairing).to("out")
     admin = _Admin({"views": 3, "users": 2, "out": 1})
     counts = prepare_topics(admin, app.topology())  # type: ignore[arg-type]
     assert admin.created["j-by-user-repartition"] == 2
     assert counts["j-users-changelog"] == 2
+
+
+def test_join_of_sides_with_different_key_serdes_raises() -> None:
+    _, stream, table = _pair()
+    moved = stream.select_key(lambda _k, v: v).repartition("by-user", key_serde=serde.Json())
+    with pytest.raises(TopologyError, match="equal keys land in different partitions"):
+        moved.join(table, _pairing)
+    stream.select_key(lambda _k, v: v).repartition("by-user2", key_serde=S).join(table, _pairing)
