@@ -242,7 +242,9 @@ class Stream:
         from streamlet.topology import table_joins  # it builds on Stream and Table
 
         if isinstance(other, Table):
-            return table_joins.join_stream_table(self, other, joiner, JoinKind(kind), name)
+            return table_joins.join_stream_table(
+                self, other, joiner, JoinKind(kind), name, windows=windows, key_mapper=key_mapper
+            )
         raise TopologyError(
             f"a {kind} join of a stream with a {type(other).__name__} is not supported yet"
         )

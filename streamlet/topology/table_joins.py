@@ -58,7 +58,14 @@ def _store_of(table: Table, store: str | None, what: str) -> tuple[Table, str]:
 
 
 def join_stream_table(
-    stream: Stream, table: Table, joiner: Joiner, kind: JoinKind, name: str | None
+    stream: Stream,
+    table: Table,
+    joiner: Joiner,
+    kind: JoinKind,
+    name: str | None,
+    *,
+    windows: object = None,
+    key_mapper: object = None,
 ) -> Stream:
     """Each stream record joined with the table's current row of its key."""
     what = f"{'join' if kind is JoinKind.INNER else 'left_join'}() of a stream with a table"
@@ -66,6 +73,11 @@ def join_stream_table(
         raise TopologyError(
             "outer_join() of a stream with a table does not exist (as in Kafka Streams): only "
             "stream records trigger the join; use left_join()"
+        )
+    if windows is not None or key_mapper is not None:
+        raise TopologyError(
+            f"{what} takes no windows= or key_mapper=: it joins on the stream's key with the "
+            "table's current row (re-key the stream with select_key and repartition first)"
         )
     _check(what, stream, table, joiner)
     if stream.key_changed:

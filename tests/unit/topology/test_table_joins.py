@@ -189,3 +189,11 @@ def test_join_of_sides_with_different_key_serdes_raises() -> None:
     with pytest.raises(TopologyError, match="equal keys land in different partitions"):
         moved.join(table, _pairing)
     stream.select_key(lambda _k, v: v).repartition("by-user2", key_serde=S).join(table, _pairing)
+
+
+@pytest.mark.parametrize("option", ["windows", "key_mapper"])
+def test_stream_table_join_with_windows_or_key_mapper_raises(option: str) -> None:
+    _, stream, table = _pair()
+    value: Any = sl.TumblingWindows(1_000) if option == "windows" else (lambda k, _v: k)
+    with pytest.raises(TopologyError, match="takes no windows= or key_mapper="):
+        stream.join(table, _pairing, **{option: value})
