@@ -228,6 +228,7 @@ class Stream:
         key_mapper: KeyValueFn | None = None,
         name: str | None = None,
     ) -> Stream:
+        """As ``left_join``, and a record of the other side without a match is joined too."""
         return self._join("outer", other, joiner, windows, key_mapper, name)
 
     def _join(

@@ -10,7 +10,7 @@ The result keeps the stream record's key, timestamp and headers.
 from __future__ import annotations
 
 from streamlet.record import Record
-from streamlet.runtime.ops.dropped import DroppedRecords
+from streamlet.runtime.dropped import DroppedRecords
 from streamlet.runtime.userfn import Emit, TaskServices, user_error
 from streamlet.topology.join_nodes import JoinKind, StreamTableJoinNode
 
