@@ -56,7 +56,8 @@ RESTORED = Counter(
 )
 DROPPED = Counter(
     "streamlet_dropped_records",
-    "Records skipped, by reason (an error policy of CONTINUE).",
+    "Records skipped, by reason: an error policy of CONTINUE, or an operator's semantics "
+    "(a join's null key or value).",
     ["reason"],
 )
 DEAD_LETTERS = Counter(
@@ -66,10 +67,12 @@ DEAD_LETTERS = Counter(
 
 
 class CountingTask(Protocol):
-    """What the metrics read of a task: its id and its records consumed per topic."""
+    """What the metrics read of a task: its id, its records consumed per topic and the
+    records its operators dropped per reason."""
 
     task_id: str
     consumed: dict[str, int]
+    dropped: dict[str, int]
 
 
 def error_reason(exc: BaseException) -> str:
@@ -91,13 +94,18 @@ class WorkerMetrics:
 
     # -- consumption --------------------------------------------------------------------
     def take_consumed(self, tasks: Iterable[CountingTask]) -> None:
-        """Move what the tasks counted since the last call into the counter."""
+        """Move what the tasks counted since the last call into the counters."""
         for task in tasks:
             counts = task.consumed
             for topic, n in counts.items():
                 if n:
                     CONSUMED.labels(task.task_id, topic).inc(n)
                     counts[topic] = 0
+            dropped = task.dropped
+            for reason, n in dropped.items():
+                if n:
+                    DROPPED.labels(reason).inc(n)
+                    dropped[reason] = 0
 
     def tick(self, consumer: Any, tasks: Iterable[CountingTask]) -> None:
         """Called once per loop iteration; does its work at most every LAG_INTERVAL_S."""

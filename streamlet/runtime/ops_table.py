@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from streamlet.record import Record
+from streamlet.runtime.dropped import DroppedRecords
 from streamlet.runtime.userfn import Emit, TaskServices, user_error
 from streamlet.topology.nodes import ProcessorNode
 
@@ -56,11 +57,14 @@ def _aggregate(n: ProcessorNode, out: Emit, _k: dict[str, Emit], task: TaskServi
 
 
 def _table_source(n: ProcessorNode, out: Emit, _k: dict[str, Emit], task: TaskServices) -> Emit:
-    """Materialize a stream as a table: the latest value per key; a None value deletes."""
+    """Materialize a stream as a table: the latest value per key; a None value deletes. A
+    record with a None key can be no row: dropped and counted, as in Kafka Streams."""
     store = task.store(n.stores[0])
+    dropped = DroppedRecords(task, n.name)
 
     def emit(r: Record) -> None:
         if r.key is None:
+            dropped.drop(r, "table_null_key")
             return
         old = store.get(r.key)
         if r.value is None:

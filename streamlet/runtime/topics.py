@@ -51,6 +51,11 @@ def prepare_topics(
                 )
             if known:
                 sub_parts[sub.id] = known.pop()
+                # a repartition topic of unset size read next to sized topics (a join after
+                # a key change) takes their count, as Kafka Streams co-partitions it
+                for t in sub.source_topics:
+                    if t not in counts and t in topology.internal_topics:
+                        counts[t] = sub_parts[sub.id]
         for topic, sub in writer.items():
             if topic not in counts and sub.id in sub_parts:
                 counts[topic] = sub_parts[sub.id]

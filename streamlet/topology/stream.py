@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from streamlet.errors import TopologyError
 from streamlet.serde import Int64, Serde
 from streamlet.topology.builder import TopologyBuilder
+from streamlet.topology.join_nodes import Joiner, JoinKind
 from streamlet.topology.windows import AnyWindows, Emit
 
 if TYPE_CHECKING:
@@ -151,59 +152,6 @@ class Stream:
             value_serde or self.value_serde or b.default_value_serde,
         )
 
-    # -- joins ----------------------------------------------------------------------------
-    def join(
-        self,
-        other: Stream | Table | GlobalTable,
-        joiner: Callable[[Any, Any], Any],
-        *,
-        windows: Any = None,
-        key_mapper: KeyValueFn | None = None,
-        name: str | None = None,
-    ) -> Stream:
-        """Inner join: ``joiner(value, other_value)`` for each match, under the stream's key."""
-        from streamlet.topology import global_table as gt  # it builds on Stream
-
-        if isinstance(other, gt.GlobalTable):
-            return gt.join_global(
-                self, other, joiner, key_mapper=key_mapper, windows=windows, name=name, left=False
-            )
-        raise TopologyError(f"join() with a {type(other).__name__} is not supported yet")
-
-    def left_join(
-        self,
-        other: Stream | Table | GlobalTable,
-        joiner: Callable[[Any, Any], Any],
-        *,
-        windows: Any = None,
-        key_mapper: KeyValueFn | None = None,
-        name: str | None = None,
-    ) -> Stream:
-        """Left join: as ``join``, and ``joiner(value, None)`` for a record with no match."""
-        from streamlet.topology import global_table as gt  # it builds on Stream
-
-        if isinstance(other, gt.GlobalTable):
-            return gt.join_global(
-                self, other, joiner, key_mapper=key_mapper, windows=windows, name=name, left=True
-            )
-        raise TopologyError(f"left_join() with a {type(other).__name__} is not supported yet")
-
-    def outer_join(
-        self,
-        other: Stream | Table | GlobalTable,
-        joiner: Callable[[Any, Any], Any],
-        *,
-        windows: Any = None,
-        key_mapper: KeyValueFn | None = None,
-        name: str | None = None,
-    ) -> Stream:
-        """Outer join of two streams within ``windows``."""
-        from streamlet.topology import global_table as gt  # it builds on Stream
-
-        if isinstance(other, gt.GlobalTable):  # as in Kafka Streams: no outer global join
-            raise TopologyError("outer_join() with a global table is not supported; use left_join")
-        raise TopologyError(f"outer_join() with a {type(other).__name__} is not supported yet")
-
     # -- grouping -------------------------------------------------------------------------
     def _require_partitioned(self, what: str) -> None:
         if self.key_changed:
@@ -245,6 +193,79 @@ class Stream:
         b.add_store(name, ks, vs)
         node = b.add_processor("table_source", [self.node], name=name, stores=(name,))
         return Table(b, node, ks, vs, name)
+
+    # -- joins ----------------------------------------------------------------------------
+    def join(
+        self,
+        other: Stream | Table | GlobalTable,
+        joiner: Joiner,
+        *,
+        windows: Any = None,
+        key_mapper: KeyValueFn | None = None,
+        name: str | None = None,
+    ) -> Stream:
+        """Inner join with a ``Table`` (each record with the table's row of its key) or a
+        ``GlobalTable`` (the row of ``key_mapper(key, value)``); ``joiner(stream_value,
+        other_value)``."""
+        return self._join("inner", other, joiner, windows, key_mapper, name)
+
+    def left_join(
+        self,
+        other: Stream | Table | GlobalTable,
+        joiner: Joiner,
+        *,
+        windows: Any = None,
+        key_mapper: KeyValueFn | None = None,
+        name: str | None = None,
+    ) -> Stream:
+        """As ``join``, but a record without a match is joined with None."""
+        return self._join("left", other, joiner, windows, key_mapper, name)
+
+    def outer_join(
+        self,
+        other: Stream | Table | GlobalTable,
+        joiner: Joiner,
+        *,
+        windows: Any = None,
+        key_mapper: KeyValueFn | None = None,
+        name: str | None = None,
+    ) -> Stream:
+        """As ``left_join``, and a record of the other side without a match is joined too."""
+        return self._join("outer", other, joiner, windows, key_mapper, name)
+
+    def _join(
+        self,
+        kind: str,
+        other: Stream | Table | GlobalTable,
+        joiner: Joiner,
+        windows: Any,
+        key_mapper: KeyValueFn | None,
+        name: str | None,
+    ) -> Stream:
+        from streamlet.topology import global_table as gt  # they build on Stream and Table
+        from streamlet.topology import table_joins
+
+        if isinstance(other, gt.GlobalTable):
+            if kind == "outer":  # as in Kafka Streams: no outer global join
+                raise TopologyError(
+                    "outer_join() with a global table is not supported; use left_join"
+                )
+            return gt.join_global(
+                self,
+                other,
+                joiner,
+                key_mapper=key_mapper,
+                windows=windows,
+                name=name,
+                left=kind == "left",
+            )
+        if isinstance(other, Table):
+            return table_joins.join_stream_table(
+                self, other, joiner, JoinKind(kind), name, windows=windows, key_mapper=key_mapper
+            )
+        raise TopologyError(
+            f"a {kind} join of a stream with a {type(other).__name__} is not supported yet"
+        )
 
 
 class Splitter:
@@ -394,6 +415,61 @@ class Table:
         ks, vs = key_serde or b.default_key_serde, value_serde or self.value_serde
         moved = b.add_repartition(node, name, ks, vs, None)
         return GroupedTable(b, moved, ks, vs)
+
+    # -- joins ----------------------------------------------------------------------------
+    def join(
+        self,
+        other: Table,
+        joiner: Joiner,
+        *,
+        foreign_key: Callable[[Any], Any] | None = None,
+        name: str | None = None,
+        value_serde: Serde[Any] | None = None,
+    ) -> Table:
+        """Rows with a key in both tables, as ``joiner(left_value, right_value)``, kept in the
+        store ``name``; a row that stops matching is deleted."""
+        return self._join("inner", other, joiner, foreign_key, name, value_serde)
+
+    def left_join(
+        self,
+        other: Table,
+        joiner: Joiner,
+        *,
+        foreign_key: Callable[[Any], Any] | None = None,
+        name: str | None = None,
+        value_serde: Serde[Any] | None = None,
+    ) -> Table:
+        """Every row of this table, joined with the other's row of its key or None."""
+        return self._join("left", other, joiner, foreign_key, name, value_serde)
+
+    def outer_join(
+        self,
+        other: Table,
+        joiner: Joiner,
+        *,
+        foreign_key: Callable[[Any], Any] | None = None,
+        name: str | None = None,
+        value_serde: Serde[Any] | None = None,
+    ) -> Table:
+        """Every key of either table; the side without a row is None."""
+        return self._join("outer", other, joiner, foreign_key, name, value_serde)
+
+    def _join(
+        self,
+        kind: str,
+        other: Table,
+        joiner: Joiner,
+        foreign_key: Callable[[Any], Any] | None,
+        name: str | None,
+        value_serde: Serde[Any] | None,
+    ) -> Table:
+        from streamlet.topology import table_joins  # it builds on Stream and Table
+
+        if foreign_key is not None:
+            raise TopologyError("foreign-key joins are not supported yet")
+        if not isinstance(other, Table):
+            raise TopologyError(f"a table joins another Table, not a {type(other).__name__}")
+        return table_joins.join_tables(self, other, joiner, JoinKind(kind), name, value_serde)
 
 
 class GroupedTable(_Grouped):

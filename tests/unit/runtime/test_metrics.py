@@ -32,6 +32,7 @@ def value(name: str, **labels: str) -> float:
 class CountingTask:
     task_id: str
     consumed: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
 
 
 class WatermarkConsumer:
@@ -62,6 +63,15 @@ def test_take_consumed_adds_task_counts_and_resets_them() -> None:
     WorkerMetrics().take_consumed([task])
     assert value("streamlet_records_consumed_total", task="0_1", topic="m-in") == before + 3
     assert task.consumed == {"m-in": 0, "m-other": 0}
+
+
+def test_take_consumed_adds_dropped_records_by_reason_and_resets_them() -> None:
+    task = CountingTask("0_3", dropped={"join_null_key": 2})
+    before = value("streamlet_dropped_records_total", reason="join_null_key")
+    WorkerMetrics().take_consumed([task])
+    WorkerMetrics().take_consumed([task])
+    assert value("streamlet_dropped_records_total", reason="join_null_key") == before + 2
+    assert task.dropped == {"join_null_key": 0}
 
 
 def test_tick_works_at_most_once_per_interval() -> None:

@@ -91,3 +91,12 @@ def test_table_group_by_reduce_keeps_a_running_total() -> None:
             ("a", 5),
             ("a", 12),
         ]
+
+
+def test_table_source_drops_null_key_records_counted() -> None:
+    app = _app()
+    app.table("users", name="users", key_serde=S, value_serde=J).to_stream().to("out")
+    with TopologyTestDriver(app) as driver:
+        driver.input_topic("users", S, J).pipe_many([(None, {"a": 1}), ("bob", {"a": 2})])
+        assert driver.output_topic("out", S, J).read_key_values() == [("bob", {"a": 2})]
+        assert driver._tasks[0].dropped == {"table_null_key": 1}
