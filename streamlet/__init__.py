@@ -29,6 +29,7 @@ from streamlet.topology.windowed import SessionWindowedStream, WindowedStream
 from streamlet.topology.windows import (
     Emit,
     HoppingWindows,
+    JoinWindows,
     SessionWindows,
     SlidingWindows,
     TumblingWindows,
@@ -50,6 +51,7 @@ __all__ = [
     "GroupedStream",
     "Headers",
     "HoppingWindows",
+    "JoinWindows",
     "LocateError",
     "ProcessingError",
     "Processor",

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from streamlet.errors import TopologyError
 from streamlet.serde import Int64, Serde
 from streamlet.topology.builder import TopologyBuilder
-from streamlet.topology.windows import AnyWindows, Emit
+from streamlet.topology.join_nodes import JoinKind
+from streamlet.topology.windows import AnyWindows, Emit, JoinWindows
 
 if TYPE_CHECKING:
     from streamlet.topology.windowed import SessionWindowedStream, WindowedStream
@@ -149,6 +150,80 @@ class Stream:
             key_serde or self.key_serde or b.default_key_serde,
             value_serde or self.value_serde or b.default_value_serde,
         )
+
+    # -- joins: the type of ``other`` picks the kind ---------------------------------------
+    def join(
+        self,
+        other: object,
+        joiner: Callable[[Any, Any], Any],
+        *,
+        windows: JoinWindows | None = None,
+        key_mapper: KeyValueFn | None = None,
+        name: str | None = None,
+    ) -> Stream:
+        """Inner join: ``joiner(value, other_value)`` for each match."""
+        from streamlet.topology import stream_joins  # it builds on Stream
+
+        if isinstance(other, Stream):
+            return stream_joins.join_streams(
+                self,
+                other,
+                joiner,
+                JoinKind.INNER,
+                windows=windows,
+                key_mapper=key_mapper,
+                name=name,
+            )
+        raise TopologyError(f"join() with a {type(other).__name__} is not supported yet")
+
+    def left_join(
+        self,
+        other: object,
+        joiner: Callable[[Any, Any], Any],
+        *,
+        windows: JoinWindows | None = None,
+        key_mapper: KeyValueFn | None = None,
+        name: str | None = None,
+    ) -> Stream:
+        """Left join: as ``join``, plus ``joiner(value, None)`` for an unmatched record."""
+        from streamlet.topology import stream_joins  # it builds on Stream
+
+        if isinstance(other, Stream):
+            return stream_joins.join_streams(
+                self,
+                other,
+                joiner,
+                JoinKind.LEFT,
+                windows=windows,
+                key_mapper=key_mapper,
+                name=name,
+            )
+        raise TopologyError(f"left_join() with a {type(other).__name__} is not supported yet")
+
+    def outer_join(
+        self,
+        other: object,
+        joiner: Callable[[Any, Any], Any],
+        *,
+        windows: JoinWindows | None = None,
+        key_mapper: KeyValueFn | None = None,
+        name: str | None = None,
+    ) -> Stream:
+        """Outer join: as ``left_join``, plus ``joiner(None, other_value)`` for an unmatched
+        record of ``other``."""
+        from streamlet.topology import stream_joins  # it builds on Stream
+
+        if isinstance(other, Stream):
+            return stream_joins.join_streams(
+                self,
+                other,
+                joiner,
+                JoinKind.OUTER,
+                windows=windows,
+                key_mapper=key_mapper,
+                name=name,
+            )
+        raise TopologyError(f"outer_join() with a {type(other).__name__} is not supported yet")
 
     # -- grouping -------------------------------------------------------------------------
     def _require_partitioned(self, what: str) -> None:

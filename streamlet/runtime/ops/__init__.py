@@ -11,8 +11,10 @@ from typing import Any
 
 from streamlet.runtime.ops.session_aggregate import compile_session_aggregate
 from streamlet.runtime.ops.sliding_aggregate import compile_sliding_aggregate
+from streamlet.runtime.ops.stream_join import compile_stream_join
 from streamlet.runtime.ops.window_aggregate import compile_window_aggregate
 from streamlet.runtime.userfn import Emit, TaskServices
+from streamlet.topology.join_nodes import StreamJoinNode
 from streamlet.topology.window_nodes import (
     SessionAggregateNode,
     SlidingAggregateNode,
@@ -26,4 +28,5 @@ COMPILERS: dict[type, Compiler] = {
     WindowAggregateNode: compile_window_aggregate,
     SessionAggregateNode: compile_session_aggregate,
     SlidingAggregateNode: compile_sliding_aggregate,
+    StreamJoinNode: compile_stream_join,
 }
