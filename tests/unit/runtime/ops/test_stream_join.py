@@ -188,3 +188,37 @@ def test_stores_stay_small_over_a_long_stream() -> None:
         assert driver.store(name).approximate_count() <= 2 * (10 + 7) + 2
     assert driver.store("j-outer-store").approximate_count() <= 15
     driver.close()
+
+
+def test_unmatched_result_whose_joiner_raises_is_located_and_emitted_at_most_once() -> None:
+    def picky(left: Any, right: Any) -> str:
+        if right is None and left == "bad":
+            raise ValueError("no partner for bad")
+        return f"{left}+{right}"
+
+    errors = sl.ErrorPolicies(processing=sl.ErrorPolicy.CONTINUE)
+    app = sl.App("sj", errors=errors)
+    left = app.stream("left", key_serde=S, value_serde=S)
+    right = app.stream("right", key_serde=S, value_serde=S)
+    left.left_join(right, picky, windows=sl.JoinWindows(5), name="j").to("out", value_serde=S)
+    with TopologyTestDriver(app) as driver:
+        lefts = driver.input_topic("left", S, S)
+        out = driver.output_topic("out", S, S)
+        lefts.pipe("a", "bad", 1)
+        lefts.pipe("b", "good", 2)
+        lefts.pipe("c", "closer", 20)  # closes both: "bad" raises, skipped by the policy
+        assert out.read_values() == []
+        lefts.pipe("c", "later", 21)  # the rest comes out with the next record; "bad" never
+        assert out.read_values() == ["good+None"]
+
+
+def test_join_after_a_repartition_runs_across_two_subtopologies() -> None:
+    app = sl.App("sj")
+    left = app.stream("left", key_serde=S, value_serde=S)
+    right = app.stream("right", key_serde=S, value_serde=S)
+    by_value = left.select_key(lambda _k, v: v).repartition("by-value", key_serde=S, value_serde=S)
+    by_value.join(right, pair, windows=sl.JoinWindows(10), name="j").to("out", value_serde=J)
+    with TopologyTestDriver(app) as driver:
+        driver.input_topic("right", S, S).pipe("x", "r", 5)
+        driver.input_topic("left", S, S).pipe("ignored", "x", 8)
+        assert driver.output_topic("out", S, J).read_key_values() == [("x", ["x", "r"])]
