@@ -16,8 +16,8 @@ record at ``t`` is *open* while ``t + d + g >= st``:
 Because a pair joins only while both records are open, a record that came out unmatched can
 never match later: no spurious left/outer results. (Kafka Streams still joins a record more
 than the grace behind stream time with records its store retains, and emits an unmatched one
-at once; here such a record is late.) Records with a None key or value never join: dropped,
-counted and logged. Stores, stream time and the sequence number that keeps duplicates apart
+at once; here such a record is late.) Records with a None key or value (or a negative
+timestamp) never join: dropped, counted and logged. Stores, stream time and the sequence number that keeps duplicates apart
 are written through the task's buffers, so outputs, matches and deletes of pending records
 commit in one transaction with the changelogs.
 """
@@ -69,6 +69,17 @@ def _state(task: Any, n: StreamJoinNode, left: JoinBufferStore) -> JoinState:
         observed, seq = left.meta(STREAM_TIME), left.meta(SEQ)
         states[n.join] = JoinState(-1 if observed is None else observed, seq or 0)
     return states[n.join]
+
+
+def _unjoinable(r: Record) -> str | None:
+    """Why a record can never join, or None."""
+    if r.key is None:
+        return "null_key"
+    if r.value is None:
+        return "null_value"
+    if r.timestamp < 0:  # no timestamp (an old message format): no window contains it
+        return "negative_timestamp"
+    return None
 
 
 def compile_stream_join(
@@ -150,8 +161,9 @@ def compile_stream_join(
         if outer is not None:
             close_pending(st, r)
         expire(st)
-        if r.key is None or r.value is None:
-            drop("null_key" if r.key is None else "null_value", r)
+        reason = _unjoinable(r)
+        if reason is not None:
+            drop(reason, r)
             return
         kb = this.key_bytes(r.key)
         if ts + d + g < st:

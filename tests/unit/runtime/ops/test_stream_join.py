@@ -128,7 +128,7 @@ def test_late_record_is_dropped_counted_and_never_joins(caplog: pytest.LogCaptur
     assert any("dropped a late record" in r.getMessage() for r in caplog.records)
 
 
-def test_null_key_and_value_are_dropped_counted_and_logged(
+def test_null_key_value_or_timestamp_is_dropped_counted_and_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     events: list[Event] = [
@@ -138,12 +138,14 @@ def test_null_key_and_value_are_dropped_counted_and_logged(
         (0, "k", "B", 4),
     ]
     got, driver = run(events, 5, 0, "outer_join")
+    driver.input_topic("right", S, S).pipe("k", "b", -1)  # no timestamp: cannot be windowed
     state = join_state(driver._tasks[0], "j")
-    assert state is not None and state.dropped == {"null_key": 1, "null_value": 2}
-    assert got == []  # B waits for its window to close
+    assert state is not None
+    assert state.dropped == {"null_key": 1, "null_value": 2, "negative_timestamp": 1}
+    assert got == [] and driver.output_topic("out").is_empty()  # B waits for its window
     driver.close()
     logged = [r.getMessage() for r in caplog.records if r.name == "streamlet.joins"]
-    assert len(logged) == 2 and "topic left, partition 0, offset 0" in logged[0]
+    assert len(logged) == 3 and "topic left, partition 0, offset 0" in logged[0]
 
 
 def test_joiner_error_is_located_and_leaves_no_partial_result() -> None:
