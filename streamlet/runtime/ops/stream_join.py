@@ -174,7 +174,8 @@ def compile_stream_join(
             joined = [call(r.value, m.value) for m in matches]
         else:
             joined = [call(m.value, r.value) for m in matches]
-        # the joiner ran for every match before any write: a failure leaves no trace
+        # the joiner ran for every match before this record's writes: when it raises, the
+        # record leaves no half-joined trace for the error policy to keep
         data = this.value_bytes(r.value)
         state.seq += 1
         left.set_meta(SEQ, state.seq)
