@@ -91,7 +91,7 @@ def test_outer_join_results_come_out_exactly_once_after_sigkills(
     feeder = PairFeeder(bootstrap, left, right, rate=200, keys=40)
     feeder.start()
     rng = random.Random(8)
-    plan = ["keep", "wipe", "keep", "wipe", "keep", "keep"]
+    plan = ["keep", "wipe", "keep", "wipe", "keep"]
     workers: list[JoinWorker] = []
     for i, restart in enumerate(plan):
         if restart == "wipe":
