@@ -134,6 +134,10 @@ def test_outer_join_results_come_out_exactly_once_after_sigkills(
     msgs = read_all(bootstrap, out, expect=sum(want.values()), timeout=120)
     assert final.terminate() == 0, final.output()
     assert_no_open_transactions(bootstrap, out)
+    for topic in (left, right):
+        assert admin.committed_offsets(app_id, topic) == admin.end_offsets(
+            topic, committed_only=True
+        ), f"the cut is not all input of {topic}"
     got = Counter(((m.key or b"").decode(), (m.value or b"").decode(), m.timestamp) for m in msgs)
     twice = {r: n for r, n in got.items() if n > 1}
     missing = want - got
