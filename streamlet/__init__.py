@@ -30,6 +30,7 @@ from streamlet.topology.windowed import SessionWindowedStream, WindowedStream
 from streamlet.topology.windows import (
     Emit,
     HoppingWindows,
+    JoinWindows,
     SessionWindows,
     SlidingWindows,
     TumblingWindows,
@@ -52,6 +53,7 @@ __all__ = [
     "GroupedStream",
     "Headers",
     "HoppingWindows",
+    "JoinWindows",
     "LocateError",
     "ProcessingError",
     "Processor",

@@ -21,6 +21,7 @@ from streamlet.record import Record
 from streamlet.runtime.compile import compile_subtopology
 from streamlet.runtime.userfn import Emit, Produce, user_error
 from streamlet.state.buffered import BufferedStore
+from streamlet.state.join import JoinBufferStore, OuterJoinStore
 from streamlet.state.session import SessionStore
 from streamlet.state.sliding import SlidingStore
 from streamlet.state.typed import KeyValueStore
@@ -34,6 +35,8 @@ _VIEWS: dict[str, type[Any]] = {
     "window": WindowStore,
     "session": SessionStore,
     "sliding": SlidingStore,
+    "join": JoinBufferStore,
+    "join_outer": OuterJoinStore,
 }
 
 _Deserialize = Callable[[str, bytes | None], Any]

@@ -16,7 +16,7 @@ from streamlet.errors import TopologyError
 from streamlet.serde import Int64, Serde
 from streamlet.topology.builder import TopologyBuilder
 from streamlet.topology.join_nodes import Joiner, JoinKind
-from streamlet.topology.windows import AnyWindows, Emit
+from streamlet.topology.windows import AnyWindows, Emit, JoinWindows
 
 if TYPE_CHECKING:
     from streamlet.topology.global_table import GlobalTable
@@ -200,13 +200,14 @@ class Stream:
         other: Stream | Table | GlobalTable,
         joiner: Joiner,
         *,
-        windows: Any = None,
+        windows: JoinWindows | None = None,
         key_mapper: KeyValueFn | None = None,
         name: str | None = None,
     ) -> Stream:
-        """Inner join with a ``Table`` (each record with the table's row of its key) or a
-        ``GlobalTable`` (the row of ``key_mapper(key, value)``); ``joiner(stream_value,
-        other_value)``."""
+        """Inner join; the type of ``other`` picks the kind: a ``Stream`` within
+        ``windows=sl.JoinWindows(...)`` (``name`` required), a ``Table`` (each record with the
+        table's row of its key) or a ``GlobalTable`` (the row of ``key_mapper(key, value)``).
+        ``joiner(value, other_value)``."""
         return self._join("inner", other, joiner, windows, key_mapper, name)
 
     def left_join(
@@ -214,7 +215,7 @@ class Stream:
         other: Stream | Table | GlobalTable,
         joiner: Joiner,
         *,
-        windows: Any = None,
+        windows: JoinWindows | None = None,
         key_mapper: KeyValueFn | None = None,
         name: str | None = None,
     ) -> Stream:
@@ -226,11 +227,12 @@ class Stream:
         other: Stream | Table | GlobalTable,
         joiner: Joiner,
         *,
-        windows: Any = None,
+        windows: JoinWindows | None = None,
         key_mapper: KeyValueFn | None = None,
         name: str | None = None,
     ) -> Stream:
-        """As ``left_join``, and a record of the other side without a match is joined too."""
+        """As ``left_join``, and a record of the other side without a match is joined too
+        (streams and tables only)."""
         return self._join("outer", other, joiner, windows, key_mapper, name)
 
     def _join(
@@ -238,12 +240,23 @@ class Stream:
         kind: str,
         other: Stream | Table | GlobalTable,
         joiner: Joiner,
-        windows: Any,
+        windows: JoinWindows | None,
         key_mapper: KeyValueFn | None,
         name: str | None,
     ) -> Stream:
         from streamlet.topology import global_table as gt  # they build on Stream and Table
-        from streamlet.topology import table_joins
+        from streamlet.topology import stream_joins, table_joins
+
+        if isinstance(other, Stream):
+            return stream_joins.join_streams(
+                self,
+                other,
+                joiner,
+                JoinKind(kind),
+                windows=windows,
+                key_mapper=key_mapper,
+                name=name,
+            )
 
         if isinstance(other, gt.GlobalTable):
             if kind == "outer":  # as in Kafka Streams: no outer global join
@@ -264,7 +277,7 @@ class Stream:
                 self, other, joiner, JoinKind(kind), name, windows=windows, key_mapper=key_mapper
             )
         raise TopologyError(
-            f"a {kind} join of a stream with a {type(other).__name__} is not supported yet"
+            f"a stream joins a Stream, Table or GlobalTable, not a {type(other).__name__}"
         )
 
 

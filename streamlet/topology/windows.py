@@ -128,6 +128,35 @@ class SessionWindows:
         return "session"
 
 
+@dataclass(frozen=True)
+class JoinWindows:
+    """A stream-stream join's window: records of the two sides join when their timestamps
+    are at most ``time_difference_ms`` apart (``[ts - difference, ts + difference]``, both
+    ends inclusive; 0 joins equal timestamps only). A record's window closes once stream
+    time passes ``ts + time_difference_ms + grace_ms``."""
+
+    time_difference_ms: int
+    grace_ms: int = 0
+
+    def __post_init__(self) -> None:
+        for name, value in (
+            ("time_difference_ms", self.time_difference_ms),
+            ("grace_ms", self.grace_ms),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise TopologyError(
+                    f"JoinWindows: {name} must be an int of milliseconds >= 0, not {value!r}"
+                )
+
+    @property
+    def kind(self) -> str:
+        return "join"
+
+    def close_time(self, timestamp: int) -> int:
+        """The last stream time at which a record at ``timestamp`` can still join."""
+        return timestamp + self.time_difference_ms + self.grace_ms
+
+
 FixedWindows = TumblingWindows | HoppingWindows
 """The specs whose windows have fixed bounds known from a record's timestamp alone."""
 AnyWindows = TumblingWindows | HoppingWindows | SlidingWindows | SessionWindows

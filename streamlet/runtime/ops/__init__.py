@@ -12,12 +12,13 @@ from typing import Any
 from streamlet.runtime.ops.global_join import compile_global_join
 from streamlet.runtime.ops.session_aggregate import compile_session_aggregate
 from streamlet.runtime.ops.sliding_aggregate import compile_sliding_aggregate
+from streamlet.runtime.ops.stream_join import compile_stream_join
 from streamlet.runtime.ops.stream_table_join import compile_stream_table_join
 from streamlet.runtime.ops.table_table_join import compile_table_table_join
 from streamlet.runtime.ops.window_aggregate import compile_window_aggregate
 from streamlet.runtime.userfn import Emit, TaskServices
 from streamlet.topology.global_nodes import GlobalJoinNode
-from streamlet.topology.join_nodes import StreamTableJoinNode, TableTableJoinNode
+from streamlet.topology.join_nodes import StreamJoinNode, StreamTableJoinNode, TableTableJoinNode
 from streamlet.topology.window_nodes import (
     SessionAggregateNode,
     SlidingAggregateNode,
@@ -34,4 +35,5 @@ COMPILERS: dict[type, Compiler] = {
     GlobalJoinNode: compile_global_join,
     StreamTableJoinNode: compile_stream_table_join,
     TableTableJoinNode: compile_table_table_join,
+    StreamJoinNode: compile_stream_join,
 }
