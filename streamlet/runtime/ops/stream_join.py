@@ -144,6 +144,7 @@ def compile_stream_join(
 
     def drop(reason: str, r: Record) -> None:
         state.dropped[reason] += 1
+        task.dropped[reason] = task.dropped.get(reason, 0) + 1  # the metric's count
         if state.dropped[reason] == 1:  # then counted, not logged
             log.warning(
                 "%s: dropped a record with a %s (topic %s, partition %s, offset %s): a "

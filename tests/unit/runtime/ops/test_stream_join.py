@@ -142,6 +142,8 @@ def test_null_key_value_or_timestamp_is_dropped_counted_and_logged(
     state = join_state(driver._tasks[0], "j")
     assert state is not None
     assert state.dropped == {"null_key": 1, "null_value": 2, "negative_timestamp": 1}
+    # the task's counts are what streamlet_dropped_records_total{reason} exports
+    assert driver._tasks[0].dropped == {"null_key": 1, "null_value": 2, "negative_timestamp": 1}
     assert got == [] and driver.output_topic("out").is_empty()  # B waits for its window
     driver.close()
     logged = [r.getMessage() for r in caplog.records if r.name == "streamlet.joins"]
