@@ -46,14 +46,17 @@ from streamlet.topology.topology import Topology
 class PartitionGroup:
     """The fetched, not yet processed records of one task, one FIFO per input topic."""
 
-    def __init__(self, topics: Sequence[str], event_time: Callable[[Any], int]) -> None:
-        # event_time(msg): the timestamp the task will process the record at (its extractor's)
+    def __init__(
+        self, topics: Sequence[str], event_time: Callable[[Any], int] | None = None
+    ) -> None:
+        # event_time(msg): the timestamp the task will process the record at, when a timestamp
+        # extractor makes it other than the record's own
         self._event_time = event_time
         self._queues: dict[str, deque[tuple[int, Any]]] = {t: deque() for t in topics}
         self._rank = {t: i for i, t in enumerate(topics)}
-        # (head timestamp, rank, topic) of every non-empty queue; rank breaks ties and keeps
-        # the tuples from ever comparing topics or records
-        self._heads: list[tuple[int, int, str]] = []
+        # (head timestamp, rank, queue) of every non-empty queue; rank breaks ties, so the
+        # tuples never compare queues
+        self._heads: list[tuple[int, int, deque[tuple[int, Any]]]] = []
         self._at_end: set[str] = set()  # empty on the broker as of the last fetch
         self._deadlines: dict[str, float] = {}  # stop waiting for these (monotonic seconds)
         self.enforced = 0  # records processed while an empty partition was not waited for
@@ -62,9 +65,9 @@ class PartitionGroup:
         """Buffer a fetched record of one of the task's input partitions."""
         topic = msg.topic()
         queue = self._queues[topic]
-        ts = self._event_time(msg)
+        ts = msg.timestamp()[1] if self._event_time is None else self._event_time(msg)
         if not queue:
-            heappush(self._heads, (ts, self._rank[topic], topic))
+            heappush(self._heads, (ts, self._rank[topic], queue))
             self._deadlines.pop(topic, None)
         queue.append((ts, msg))
         self._at_end.discard(topic)
@@ -81,18 +84,16 @@ class PartitionGroup:
         """The records to process now, in order. A generator: each choice is made after the
         previous record was processed, so stop iterating to stop processing."""
         heads = self._heads
-        queues = self._queues
-        everyone = len(queues)
+        everyone = len(self._queues)
         while heads:
             if len(heads) < everyone and idle_ms >= 0:
                 if self._must_wait(now, idle_ms):
                     return
                 self.enforced += 1
-            _ts, rank, topic = heads[0]
-            queue = queues[topic]
+            _ts, rank, queue = heads[0]
             msg = queue.popleft()[1]
             if queue:
-                heapreplace(heads, (queue[0][0], rank, topic))
+                heapreplace(heads, (queue[0][0], rank, queue))
             else:
                 heappop(heads)
             yield msg

@@ -118,9 +118,10 @@ class Task:
         self.consumed: dict[str, int] = dict.fromkeys(self._inputs, 0)  # read by the metrics
         # several input partitions: the worker buffers them here to process in event-time
         # order; one: records go straight to process()
-        self.inputs: PartitionGroup | None = (
-            PartitionGroup(list(self._inputs), self.event_time) if len(self._inputs) > 1 else None
-        )
+        self.inputs: PartitionGroup | None = None
+        if len(self._inputs) > 1:
+            extracted = any(n.timestamp_extractor is not None for n in sub.sources())
+            self.inputs = PartitionGroup(list(self._inputs), self.event_time if extracted else None)
 
     # -- TaskServices -------------------------------------------------------------------
     def store(self, name: str) -> Any:

@@ -29,7 +29,7 @@ def msg(topic: str, ts: int) -> Message:
 
 
 def group(*topics: str) -> PartitionGroup:
-    return PartitionGroup(topics or ("a", "b"), lambda m: m.timestamp()[1])
+    return PartitionGroup(topics or ("a", "b"))
 
 
 def names(records: Any) -> list[str]:
@@ -202,3 +202,11 @@ def test_app_config_raises_when_max_task_idle_ms_below_minus_one() -> None:
     with pytest.raises(sl.ConfigError, match="max_task_idle_ms must be -1"):
         sl.App("pg-test", max_task_idle_ms=-2)
     assert sl.App("pg-test", max_task_idle_ms=-1).config.max_task_idle_ms == -1
+
+
+def test_task_group_orders_by_extracted_time_when_source_has_extractor() -> None:
+    group = _task(_two_topic_app(lambda _k, v, _ts: v["t"])).inputs
+    assert group is not None
+    group.add(Message("left", 0, 0, b"k", b'{"t": 20}', 1))
+    group.add(Message("right", 0, 0, b"k", b'{"t": 10}', 2))
+    assert [m.topic() for m in group.take(0.0, -1)] == ["right", "left"]
