@@ -80,23 +80,25 @@ class PartitionGroup:
     def __len__(self) -> int:
         return sum(len(q) for q in self._queues.values())
 
-    def take(self, now: float, idle_ms: int) -> Iterator[Any]:
-        """The records to process now, in order. A generator: each choice is made after the
-        previous record was processed, so stop iterating to stop processing."""
+    def take(self, now: float, idle_ms: int) -> list[Any]:
+        """Every record that may be processed now, in processing order, out of the buffer.
+        (Processing them adds nothing to the buffer, so all choices can be made at once; if
+        processing fails part-way, the task is closed and rewound, dropping the rest.)"""
         heads = self._heads
         everyone = len(self._queues)
+        taken: list[Any] = []
         while heads:
             if len(heads) < everyone and idle_ms >= 0:
                 if self._must_wait(now, idle_ms):
-                    return
+                    break
                 self.enforced += 1
             _ts, rank, queue = heads[0]
-            msg = queue.popleft()[1]
+            taken.append(queue.popleft()[1])
             if queue:
                 heapreplace(heads, (queue[0][0], rank, queue))
             else:
                 heappop(heads)
-            yield msg
+        return taken
 
     def _must_wait(self, now: float, idle_ms: int) -> bool:
         """Whether an empty partition holds the task back (some partition is empty)."""
@@ -113,6 +115,8 @@ class PartitionGroup:
 
 
 class GroupedTask(Protocol):
+    """What ``take_ready`` needs of a task."""
+
     task_id: str
     inputs: PartitionGroup | None
 
@@ -120,20 +124,19 @@ class GroupedTask(Protocol):
 T = TypeVar("T", bound=GroupedTask)
 
 
-def take_ready(tasks: Iterable[T], now: float, idle_ms: int) -> Iterator[tuple[T, Any]]:
-    """``(task, record)`` for every buffered record the tasks may process now, in each task's
-    event-time order; counts enforced processing into the metric once per task."""
+def take_ready(tasks: Iterable[T], now: float, idle_ms: int) -> Iterator[tuple[T, list[Any]]]:
+    """``(task, records)``: the buffered records each task may process now, in event-time
+    order; enforced processing goes into the metric once per task."""
     for task in tasks:
         group = task.inputs
         if group is None:
             continue
         before = group.enforced
-        try:
-            for msg in group.take(now, idle_ms):
-                yield task, msg
-        finally:
-            if group.enforced != before:
-                ENFORCED.labels(task.task_id).inc(group.enforced - before)
+        records = group.take(now, idle_ms)
+        if group.enforced != before:
+            ENFORCED.labels(task.task_id).inc(group.enforced - before)
+        if records:
+            yield task, records
 
 
 def orders_inputs(topology: Topology) -> bool:

@@ -220,16 +220,17 @@ class Worker:
                 if self._ordered:
                     now = time.monotonic()
                     idle_ms = self.cfg.max_task_idle_ms
-                    for task, msg in take_ready(list(self._tasks.values()), now, idle_ms):
+                    for task, records in take_ready(list(self._tasks.values()), now, idle_ms):
                         committer.begin()
                         dirty = True
-                        if not isolation.active:
-                            task.process(msg)
-                            continue
-                        current = msg
-                        self._process_isolated(task, msg)
-                        failed_in_a_row = 0
-                        current = None
+                        for msg in records:
+                            if not isolation.active:
+                                task.process(msg)
+                                continue
+                            current = msg
+                            self._process_isolated(task, msg)
+                            failed_in_a_row = 0
+                            current = None
                 self.processed += len(batch)
                 self._metrics.tick(self._consumer, self._tasks.values())
                 committer.poll()
