@@ -63,6 +63,11 @@ class AppConfig:
     # replicas of the internal topics (changelogs, repartition, dead-letter) streamlet creates;
     # -1 = the broker's default.replication.factor, as Kafka Streams' replication.factor
     replication_factor: int = -1
+    # a task reading several input partitions processes the buffered record with the smallest
+    # timestamp, and waits for an empty partition (Kafka Streams' max.task.idle.ms): -1 never
+    # waits; 0 waits only while the partition has records on the broker not yet fetched; > 0
+    # also waits up to that long for new records once it has caught up
+    max_task_idle_ms: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.application_id, str) or not TOPIC_NAME_PART.fullmatch(
@@ -101,6 +106,16 @@ class AppConfig:
             raise ConfigError(
                 "replication_factor must be -1 (the broker's default.replication.factor) "
                 f"or >= 1, not {self.replication_factor!r}"
+            )
+        if (
+            not isinstance(self.max_task_idle_ms, int)
+            or isinstance(self.max_task_idle_ms, bool)
+            or self.max_task_idle_ms < -1
+        ):
+            raise ConfigError(
+                "max_task_idle_ms must be -1 (never wait for an empty input partition), 0 "
+                "(wait only for records already on the broker) or a wait in ms > 0, "
+                f"not {self.max_task_idle_ms!r}"
             )
         if self.exactly_once:
             timeout = int(self.client_config.get("transaction.timeout.ms", 10_000))

@@ -65,6 +65,14 @@ DEAD_LETTERS = Counter(
     "Records sent to the dead-letter topic by an error policy of DEAD_LETTER.",
 )
 
+# counted per task by runtime.partition_group, once per loop iteration at most
+ENFORCED = Counter(
+    "streamlet_enforced_processing",
+    "Records a task with several input partitions processed without waiting for an empty one "
+    "(max_task_idle_ms), so possibly out of event-time order.",
+    ["task"],
+)
+
 
 class CountingTask(Protocol):
     """What the metrics read of a task: its id, its records consumed per topic and the

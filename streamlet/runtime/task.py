@@ -19,6 +19,7 @@ from streamlet.errors import (
 )
 from streamlet.record import Record
 from streamlet.runtime.compile import compile_subtopology
+from streamlet.runtime.partition_group import PartitionGroup
 from streamlet.runtime.userfn import Emit, Produce, user_error
 from streamlet.state.buffered import BufferedStore
 from streamlet.state.join import JoinBufferStore, OuterJoinStore
@@ -122,6 +123,12 @@ class Task:
             for t in n.topics
         }
         self.consumed: dict[str, int] = dict.fromkeys(self._inputs, 0)  # read by the metrics
+        # several input partitions: the worker buffers them here to process in event-time
+        # order; one: records go straight to process()
+        self.inputs: PartitionGroup | None = None
+        if len(self._inputs) > 1:
+            extracted = any(n.timestamp_extractor is not None for n in sub.sources())
+            self.inputs = PartitionGroup(list(self._inputs), self.event_time if extracted else None)
 
     # -- TaskServices -------------------------------------------------------------------
     def store(self, name: str) -> Any:
@@ -201,6 +208,23 @@ class Task:
         self.offsets[topic] = offset + 1
         if self._stream_punctuators:
             self._punctuate(self._stream_punctuators, self.stream_time)
+
+    def event_time(self, msg: Any) -> int:
+        """The timestamp ``process(msg)`` will give the record: its timestamp extractor's, if
+        the source has one. A record that fails to deserialize or extract orders by its own
+        timestamp; its error policy applies when it is processed."""
+        ts: int = msg.timestamp()[1]
+        source, key_de, value_de, _emit = self._inputs[msg.topic()]
+        if source.timestamp_extractor is None:
+            return ts
+        try:
+            topic = msg.topic()
+            key = key_de(topic, msg.key()) if key_de else msg.key()
+            value = value_de(topic, msg.value()) if value_de else msg.value()
+            extracted = source.timestamp_extractor(key, value, ts)
+        except Exception:
+            return ts
+        return extracted if isinstance(extracted, int) and extracted >= 0 else ts
 
     def reject(self, msg: Any, exc: StreamletError, policy: ErrorPolicy) -> None:
         """Apply ``policy`` (CONTINUE or DEAD_LETTER) to a record instead of processing it."""

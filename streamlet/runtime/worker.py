@@ -36,6 +36,7 @@ from streamlet.runtime.isolation import Isolation
 from streamlet.runtime.lockwait import LockWaits
 from streamlet.runtime.metrics import WorkerMetrics
 from streamlet.runtime.metrics_http import serve_worker_metrics
+from streamlet.runtime.partition_group import consumer_settings, orders_inputs, take_ready
 from streamlet.runtime.purge import RepartitionPurger
 from streamlet.runtime.restore import RestoreTarget, restore
 from streamlet.runtime.rewind import rewind_to_committed
@@ -70,6 +71,7 @@ class Worker:
         self.skipped = 0  # records skipped or dead-lettered by an error policy
         self.ready = threading.Event()
         self._metrics = WorkerMetrics()
+        self._ordered = orders_inputs(topology)  # some task reads several input partitions
 
     def stop(self) -> None:
         """Ask the loop to finish its batch, commit, leave the group and return."""
@@ -115,7 +117,12 @@ class Worker:
             self._stalls = StallWatch(admin.client, stall_threshold_s(self.cfg))
             self._fences = FenceJudge(stall_threshold_s(self.cfg))
             instance = identity.transactional_id if self.cfg.static_membership else None
-            self._consumer = Consumer(consumer_config(self.cfg, instance))
+            self._consumer = Consumer(
+                {
+                    **consumer_config(self.cfg, instance),
+                    **consumer_settings(self.topology, self.cfg.max_task_idle_ms),
+                }
+            )
             self._restorer = Consumer(restore_consumer_config(self.cfg))
             self._globals = GlobalTables(self.topology, self.cfg, identity, admin, self._metrics)
             self._globals.bootstrap(self._stopping.is_set)  # whole, before any task runs
@@ -200,10 +207,13 @@ class Worker:
                 for msg in batch:
                     err = msg.error()
                     if err is not None:
-                        self._on_consumer_error(err)
+                        self._on_consumer_error(msg, err)
                         continue
                     task = task_of((msg.topic(), msg.partition()))
                     if task is None:  # revoked meanwhile; the new owner re-reads it
+                        continue
+                    if task.inputs is not None:  # several input partitions: event-time order
+                        task.inputs.add(msg)
                         continue
                     if not isolation.active:
                         task.process(msg)
@@ -212,6 +222,20 @@ class Worker:
                     self._process_isolated(task, msg)
                     failed_in_a_row = 0
                     current = None
+                if self._ordered:
+                    now = time.monotonic()
+                    idle_ms = self.cfg.max_task_idle_ms
+                    for task, records in take_ready(list(self._tasks.values()), now, idle_ms):
+                        committer.begin()
+                        dirty = True
+                        for msg in records:
+                            if not isolation.active:
+                                task.process(msg)
+                                continue
+                            current = msg
+                            self._process_isolated(task, msg)
+                            failed_in_a_row = 0
+                            current = None
                 self.processed += len(batch)
                 self._metrics.tick(self._consumer, self._tasks.values())
                 committer.poll()
@@ -293,8 +317,11 @@ class Worker:
             return []
         return [first, *self._consumer.consume(num_messages=_BATCH - 1, timeout=0)]
 
-    def _on_consumer_error(self, err: KafkaError) -> None:
+    def _on_consumer_error(self, msg: Any, err: KafkaError) -> None:
         if err.code() == KafkaError._PARTITION_EOF:
+            task = self._by_tp.get((msg.topic(), msg.partition()))
+            if task is not None and task.inputs is not None:
+                task.inputs.reached_end(msg.topic())
             return
         if err.fatal():  # not the producer's fault: re-creating it cures nothing; stop (a
             # supervisor's restart brings a new consumer)
