@@ -7,12 +7,11 @@ every pair within the time difference comes out exactly once, every record witho
 partner comes out exactly once as ``l+null`` / ``null+r`` — none missing, none twice, and no
 spurious unmatched result for a record that has a partner.
 
-Ordering: a task processes the records of its two input partitions in fetch order (event-
-time ordering across a task's inputs is another change), and a restarted worker reads a
-backlog of both topics. The expected result is order-free as long as no record is late, so
-the grace (15 s) is larger than any disorder the test can cause: a backlog spans the
-downtime of one restart (a few seconds), and small fetches (4 KB per partition) interleave
-the two topics' backlogs closely. The run is longer than time difference + grace, so
+Ordering: a task processes its two input partitions in event-time order, and a restarted
+worker reads a backlog of both topics. The expected result is order-free as long as no
+record is late, and the grace (15 s) is larger than any disorder the test can cause anyway
+(small fetches, 4 KB per partition, interleave the backlogs closely). A last worker runs
+until stream time is past the first records' time difference + grace, and is killed too, so
 unmatched records close and are emitted while kills keep landing.
 """
 
@@ -102,9 +101,16 @@ def test_outer_join_results_come_out_exactly_once_after_sigkills(
         time.sleep(rng.uniform(0.5, 2.5))
         assert worker.alive(), worker.output()
         worker.kill()
-    # unmatched records must have closed (and been emitted) under kills, not only at the end
-    while time.monotonic() - started < (DIFF_MS + GRACE_MS) / 1000 + 5:
+    # unmatched records must close (and be emitted) under kills, not only at the end: one
+    # more worker runs until stream time (= produce time) is well past the first records'
+    # time difference + grace, with commits in between, and is killed as well
+    survivor = JoinWorker("outer_join", env, tmp_path / "worker-survivor.log")
+    workers.append(survivor)
+    wait_for_progress(bootstrap, out, survivor)
+    while time.monotonic() - started < (DIFF_MS + GRACE_MS) / 1000 + 6:
+        assert survivor.alive(), survivor.output()
         time.sleep(0.5)
+    survivor.kill()
     sent = feeder.stop()
     admin = Admin(bootstrap)
     before_final = admin.end_offsets(out, committed_only=True)
@@ -152,7 +158,7 @@ def test_outer_join_results_come_out_exactly_once_after_sigkills(
     )
     aborted = len(read_all(bootstrap, out, committed=False, idle=1.0)) - len(msgs)
     print(
-        f"\n{len(plan)} SIGKILLs ({plan.count('wipe')} restarts on a wiped state dir); "
+        f"\n{len(plan) + 1} SIGKILLs ({plan.count('wipe')} restarts on a wiped state dir); "
         f"{sent} inputs; {len(msgs)} results ({unmatched} unmatched, {under_kills} of them "
         "emitted before the final worker), each once; "
         f"{aborted} aborted results invisible to read_committed"
