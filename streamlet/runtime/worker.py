@@ -2,8 +2,8 @@
 
 consume a batch → route each record to its task → run the compiled chain → commit when
 the interval is due or a commit was requested. Rebalances commit first (every task shares
-the one transaction), then close the revoked tasks; assigned tasks restore their stores
-before they process anything.
+the one transaction), then close the revoked tasks; assigned tasks wait, their partitions
+paused, while the loop restores their stores (``restoring.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from streamlet.config import AppConfig, ErrorPolicy
 from streamlet.errors import (
     ProducerFencedError,
     ProductionError,
-    StoreLockedError,
     StreamletError,
     TransactionError,
 )
@@ -32,11 +31,11 @@ from streamlet.runtime.commit import Committer
 from streamlet.runtime.fence import FenceJudge
 from streamlet.runtime.identity import WorkerIdentity, claim_identity
 from streamlet.runtime.isolation import Isolation
-from streamlet.runtime.lockwait import LockWaits
 from streamlet.runtime.metrics import WorkerMetrics
 from streamlet.runtime.metrics_http import serve_worker_metrics
 from streamlet.runtime.purge import RepartitionPurger
-from streamlet.runtime.restore import RestoreTarget, restore
+from streamlet.runtime.restore import Restoration, RestoreTarget
+from streamlet.runtime.restoring import PendingTasks
 from streamlet.runtime.rewind import rewind_to_committed
 from streamlet.runtime.stall import StallWatch, stall_threshold_s
 from streamlet.runtime.stores import open_store_partitions, task_stores
@@ -60,7 +59,6 @@ class Worker:
         self._stopping = threading.Event()
         self._tasks: dict[str, Task] = {}
         self._by_tp: dict[tuple[str, int], Task] = {}
-        self._waits = LockWaits()  # tasks whose stores a stalled sibling still holds
         self._isolation = Isolation()  # one record per transaction after a broker rejection
         self._commit_requested = False
         self._sub_of_topic: dict[str, SubTopology] = topology.subtopology_of_topic()
@@ -116,6 +114,14 @@ class Worker:
             instance = identity.transactional_id if self.cfg.static_membership else None
             self._consumer = Consumer(consumer_config(self.cfg, instance))
             self._restorer = Consumer(restore_consumer_config(self.cfg))
+            self._pending = PendingTasks(  # opening or restoring, paused
+                self._consumer,
+                Restoration(self._restorer, admin.client, self._metrics.restored),
+                self._sub_of_topic,
+                self._open_stores,
+                self._new_task,
+                self._committer.positions.set,
+            )
             log.info(
                 "worker %s starting (%s, commit every %.0f ms)",
                 identity.transactional_id,
@@ -183,8 +189,8 @@ class Worker:
         committer = self._committer
         isolation = self._isolation
         while not self._stopping.is_set():
-            if self._waits:
-                self._retry_locked()
+            if self._pending:  # one bounded step of restoration; ready tasks start
+                self._adopt(self._pending.step())
             batch = self._next_batch()
             current: Any = None  # the record in flight, when isolating
             try:
@@ -329,13 +335,9 @@ class Worker:
             fatal = True
         if fatal:
             self._committer.recreate_producer()
-        paused = self._waits.partitions()
-        partitions = [TopicPartition(t, p) for t, p in self._by_tp] + paused
+        partitions = [TopicPartition(t, p) for t, p in self._by_tp] + self._pending.partitions()
         self._close_all(clean=False)
-        self._open_tasks(partitions)
-        opened = [tp for tp in paused if (tp.topic, tp.partition) in self._by_tp]
-        if opened:  # their tasks were waiting for a lock and now have it
-            self._consumer.resume(opened)
+        self._pending.assign(partitions)  # restored from the changelogs before they resume
         if partitions:
             rewind_to_committed(self._consumer, partitions)
 
@@ -343,11 +345,11 @@ class Worker:
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         log.info("assigned %s", _fmt(partitions))
         self._metrics.rebalanced()
-        consumer.assign(partitions)  # now, not after the callback: a waiting task pauses its own
-        self._open_tasks(partitions)
+        consumer.assign(partitions)  # now, not after the callback: pending tasks pause theirs
+        self._pending.assign(partitions)  # restoring in the loop, never in this callback
 
     def _on_revoke(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
-        self._waits.clear()
+        self._pending.close()
         if not self._tasks:
             return
         log.info("revoked %s: committing first", _fmt(partitions))
@@ -372,75 +374,31 @@ class Worker:
         self._abort_quietly()
         self._close_all(clean=False)
 
-    def _open_tasks(self, partitions: list[TopicPartition]) -> None:
-        """Create the tasks of newly assigned partitions, restoring their stores first; a task
-        whose store lock another process holds waits, its partitions paused."""
-        wanted: dict[str, tuple[SubTopology, int]] = {}
-        for tp in partitions:
-            sub = self._sub_of_topic[tp.topic]
-            task_id = f"{sub.id}_{tp.partition}"
-            if task_id not in self._tasks and task_id not in self._waits:
-                wanted[task_id] = (sub, tp.partition)
-        opened: dict[str, tuple[SubTopology, int, list[RestoreTarget]]] = {}
-        now = time.monotonic()
-        for task_id, (sub, partition) in wanted.items():
-            try:
-                opened[task_id] = (sub, partition, self._open_stores(task_id, sub, partition))
-            except StoreLockedError as exc:
-                self._waits.add(task_id, sub, partition, exc, now)
-        self._start_tasks(opened)
-        paused = []
-        for tp in partitions:
-            task_id = f"{self._sub_of_topic[tp.topic].id}_{tp.partition}"
-            task = self._tasks.get(task_id)
-            if task is not None:
-                self._by_tp[(tp.topic, tp.partition)] = task
-            else:
-                self._waits.add_partition(task_id, tp)
-                paused.append(tp)
-        if paused:
-            self._consumer.pause(paused)
-
     def _open_stores(self, task_id: str, sub: SubTopology, partition: int) -> list[RestoreTarget]:
         return open_store_partitions(
             self.topology, sub, partition, self._identity.app_dir / task_id
         )
 
-    def _start_tasks(self, opened: dict[str, tuple[SubTopology, int, list[RestoreTarget]]]) -> None:
-        """Restore the opened stores, then create their tasks."""
-        logged = [t for _, _, targets in opened.values() for t in targets if t.changelog]
-        if logged:
-            restored = restore(self._restorer, self._admin.client, logged, self._metrics.restored)
-            for (topic, partition), end in restored.items():
-                self._committer.positions.set(topic, partition, end)
-        for task_id, (sub, partition, targets) in opened.items():
-            self._tasks[task_id] = Task(
-                sub,
-                partition,
-                task_stores(self.topology, targets),
-                self._committer.produce,
-                self._counts.__getitem__,
-                self.cfg.errors,
-                self.cfg.dead_letter_topic,
-                self.request_commit,
-            )
-            self._tasks[task_id].on_policy = self._metrics.policy_applied
+    def _new_task(self, sub: SubTopology, partition: int, targets: list[RestoreTarget]) -> Task:
+        task = Task(
+            sub,
+            partition,
+            task_stores(self.topology, targets),
+            self._committer.produce,
+            self._counts.__getitem__,
+            self.cfg.errors,
+            self.cfg.dead_letter_topic,
+            self.request_commit,
+        )
+        task.on_policy = self._metrics.policy_applied
+        return task
 
-    def _retry_locked(self) -> None:
-        """Try again to open the tasks waiting for a store lock whose backoff is over."""
-        now = time.monotonic()
-        for task_id, sub, partition in self._waits.due(now):
-            try:
-                targets = self._open_stores(task_id, sub, partition)
-            except StoreLockedError as exc:
-                self._waits.retry_later(task_id, exc, now)
-                continue
-            self._start_tasks({task_id: (sub, partition, targets)})
-            resumed = self._waits.pop(task_id, time.monotonic())
-            for tp in resumed:
-                self._by_tp[(tp.topic, tp.partition)] = self._tasks[task_id]
-            if resumed:
-                self._consumer.resume(resumed)
+    def _adopt(self, started: list[tuple[Task, list[TopicPartition]]]) -> None:
+        """Run the tasks whose stores are restored (their partitions were just resumed)."""
+        for task, partitions in started:
+            self._tasks[task.task_id] = task
+            for tp in partitions:
+                self._by_tp[(tp.topic, tp.partition)] = task
 
     def _commit_final(self) -> None:
         """Commit, then record the exact changelog end offsets (a clean close follows)."""
@@ -459,7 +417,7 @@ class Worker:
             task.close()
         self._tasks.clear()
         self._by_tp.clear()
-        self._waits.clear()
+        self._pending.close()
 
 
 def _fmt(partitions: list[TopicPartition]) -> str:
