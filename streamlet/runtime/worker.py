@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from streamlet.config import AppConfig, ErrorPolicy
 from streamlet.errors import (
+    InstanceFencedError,
     ProducerFencedError,
     ProductionError,
     StreamletError,
@@ -27,6 +28,7 @@ from streamlet.errors import (
 from streamlet.kafka.admin import Admin
 from streamlet.kafka.clients import consumer_config, restore_consumer_config, with_client_id
 from streamlet.kafka.preflight import preflight
+from streamlet.kafka.translate import consumer_failure
 from streamlet.runtime.commit import Committer
 from streamlet.runtime.fence import FenceJudge
 from streamlet.runtime.identity import WorkerIdentity, claim_identity
@@ -234,7 +236,10 @@ class Worker:
                     next_commit = now + interval
                 self.ready.set()
             except ProducerFencedError as exc:
-                if not self._fences.timed_out(committer.transaction_age_s):
+                # a static member's fence is never a coordinator's timeout abort
+                if isinstance(exc, InstanceFencedError) or not self._fences.timed_out(
+                    committer.transaction_age_s
+                ):
                     self._close_all(clean=False)
                     raise
                 self._recover(exc)
@@ -295,14 +300,11 @@ class Worker:
         return [first, *self._consumer.consume(num_messages=_BATCH - 1, timeout=0)]
 
     def _on_consumer_error(self, err: KafkaError) -> None:
-        if err.code() == KafkaError._PARTITION_EOF:
-            return
-        if err.fatal():  # not the producer's fault: re-creating it cures nothing; stop (a
-            # supervisor's restart brings a new consumer)
-            raise StreamletError(
-                f"consumer fatal error: {err.str()} (code {err.name()}); the worker stops"
-            )
-        log.warning("consumer error: %s", err.str())
+        failure = consumer_failure(err)
+        if failure is not None:
+            raise failure
+        if err.code() != KafkaError._PARTITION_EOF:
+            log.warning("consumer error: %s", err.str())
 
     def _commit(self, tasks: list[Task]) -> None:
         self._purger.committed(self._committer.commit(tasks, self._consumer))

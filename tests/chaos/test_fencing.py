@@ -22,6 +22,7 @@ from support import (
     key_for_partition,
     produce,
     read_all,
+    wait_logged,
     worker_env,
 )
 
@@ -33,7 +34,9 @@ CONFIG = FAST_GROUP + ",max.poll.interval.ms=7000"
 def _env(
     bootstrap: str, app_id: str, src: str, out: str, state: Path, **extra: str
 ) -> dict[str, str]:
-    return worker_env(bootstrap, app_id, src, out, state, commit_ms=500, config=CONFIG, **extra)
+    # client.id orders the members (a before b), so the range assignor's choice is known
+    config = f"{CONFIG},client.id=fencing-{state.name}"
+    return worker_env(bootstrap, app_id, src, out, state, commit_ms=500, config=config, **extra)
 
 
 def _wait_committed(
@@ -73,11 +76,15 @@ def test_worker_stalled_past_max_poll_interval_cannot_commit(
     healthy = WorkerProcess(
         "echo", _env(bootstrap, app_id, src, out, tmp_path / "b"), tmp_path / "healthy.log"
     )
-    time.sleep(3)  # the healthy worker has joined and idles: the one partition is the zombie's
+    # the healthy worker has joined and idles: the one partition is the zombie's (member a)
+    wait_logged(healthy, "streamlet.runtime.worker: assigned nothing")
+    wait_logged(zombie, "streamlet.runtime.worker: assigned t-in", 2)
     produce(bootstrap, src, [(b"k", value_json(i)) for i in range(stall_at, 1000)])
     # the zombie stalls on `stall_at` inside an open transaction; the group moves on without it
     _wait_committed(bootstrap, app_id, src, 1000, healthy)
-    time.sleep(20)  # the zombie wakes up, produces, and tries to commit
+    # the zombie wakes up, produces, and tries to commit: the group refuses its offsets
+    log = wait_logged(zombie, "transaction failed, aborting", timeout=60)
+    assert "Unknown member" in log, log
     assert zombie.terminate() == 0, zombie.output()
     assert healthy.terminate() == 0, healthy.output()
     values = _assert_exactly_once(bootstrap, src, out, 1000)
@@ -106,7 +113,9 @@ def test_second_process_with_same_transactional_id_fences_the_first(
     second = WorkerProcess(
         "echo", _env(bootstrap, app_id, src, out, tmp_path / "b"), tmp_path / "second.log"
     )
-    time.sleep(4)  # each now owns one partition; input makes the fenced first try to commit
+    # each now owns one partition; input makes the fenced first try to commit
+    wait_logged(second, "streamlet.runtime.worker: assigned t-in")
+    wait_logged(first, "streamlet.runtime.worker: assigned t-in", 2)
     produce(bootstrap, src, [(keys[i % 2], value_json(i)) for i in range(300, 600)])
     code = first.wait(60)
     assert code != 0, "the fenced worker kept running"
