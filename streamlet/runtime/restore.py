@@ -9,10 +9,6 @@ Restoration ends at the *high watermark* observed when it began, read through th
 read_committed consumer: its position passes that offset only once every record below it is
 decided, so a record of a transaction still open (at the last stable offset) holds
 restoration back until it commits or aborts, never ends it early.
-
-``Restoration`` advances by ``step()``, a bounded slice at a time, so the worker can call it
-from its poll loop (a long restore never holds up a rebalance); ``restore()`` runs one to the
-end.
 """
 
 from __future__ import annotations
@@ -34,14 +30,9 @@ from streamlet.runtime.progress import RestoreProgress
 log = logging.getLogger(__name__)
 
 _HIGH_WATERMARK_SETTLE_S = 15.0
-_SETTLE_EVERY_S = 0.5
 
 _BATCH = 10_000
-_FETCH_WAIT_S = 0.05  # one consume's wait when nothing is queued: an idle step stays short
-_SLICE_S = 0.5  # the most one step spends replaying while records keep coming
 _STALL_S = 120.0
-
-_Key = tuple[str, int]  # (changelog, partition)
 
 
 @dataclass
@@ -55,18 +46,16 @@ class RestoreTarget:
     buffered: Any  # streamlet.state.BufferedStore
     reopen_empty: Callable[[], Any]
 
-    @property
-    def key(self) -> _Key:
-        return (self.changelog, self.partition)
 
-
-def high_watermarks(admin: AdminClient, partitions: list[_Key]) -> dict[_Key, int]:
+def high_watermarks(
+    admin: AdminClient, partitions: list[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
     """The high watermark (read_uncommitted end offset) of every partition; ``StateError``
     naming the partition when the broker cannot say."""
     latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
     request = {TopicPartition(t, p): latest for t, p in partitions}
 
-    def ask() -> dict[_Key, int]:
+    def ask() -> dict[tuple[str, int], int]:
         futures = admin.list_offsets(
             request, isolation_level=IsolationLevel.READ_UNCOMMITTED, request_timeout=30.0
         )
@@ -83,6 +72,17 @@ def high_watermarks(admin: AdminClient, partitions: list[_Key]) -> dict[_Key, in
         ) from exc
 
 
+_SETTLE_EVERY_S = 0.5
+_FETCH_WAIT_S = 0.05  # one consume's wait when nothing is queued: an idle step stays short
+_SLICE_S = 0.5  # the most one step spends replaying while records keep coming
+
+_Key = tuple[str, int]  # (changelog, partition)
+
+
+def _key(target: RestoreTarget) -> _Key:
+    return (target.changelog, target.partition)
+
+
 @dataclass
 class _Settling:
     """A store whose recorded offset lies beyond the changelog's end: a new leader may still
@@ -95,7 +95,9 @@ class _Settling:
 
 
 class Restoration:
-    """The replay of a changing set of store partitions from their changelogs.
+    """The replay of a changing set of store partitions from their changelogs, advanced a
+    bounded step at a time so that the worker can run it from its poll loop (a long restore
+    never holds up a rebalance; ``restore()`` below runs one to the end).
 
     ``add`` queues targets; each ``step`` starts the queued ones (reads their ends, wipes a
     store of a recreated changelog), replays at most ``_SLICE_S`` worth of batches and returns
@@ -127,9 +129,9 @@ class Restoration:
         self._queued.extend(targets)
 
     def remove(self, targets: list[RestoreTarget]) -> None:
-        keys = {t.key for t in targets}
-        self._queued = [t for t in self._queued if t.key not in keys]
-        self._finished = [(t, e) for t, e in self._finished if t.key not in keys]
+        keys = {_key(t) for t in targets}
+        self._queued = [t for t in self._queued if _key(t) not in keys]
+        self._finished = [(t, e) for t, e in self._finished if _key(t) not in keys]
         for key in keys:
             self._settling.pop(key, None)
         reading = [TopicPartition(t, p) for t, p in keys if (t, p) in self._reading]
@@ -164,17 +166,17 @@ class Restoration:
 
     # -- starting --------------------------------------------------------------------------
     def _start(self, targets: list[RestoreTarget]) -> None:
-        ends = high_watermarks(self._admin, [t.key for t in targets])
+        ends = high_watermarks(self._admin, [_key(t) for t in targets])
         now = time.monotonic()
         for target in targets:
             low = self._low_watermark(target)
             start = target.buffered.changelog_offset()
-            if start is not None and start > ends[target.key]:
+            if start is not None and start > ends[_key(target)]:
                 # one wait for all the stores started together, not one each
                 until = now + _HIGH_WATERMARK_SETTLE_S
-                self._settling[target.key] = _Settling(target, start, until, now)
+                self._settling[_key(target)] = _Settling(target, start, until, now)
                 continue
-            self._begin(target, low if start is None else max(start, low), ends[target.key])
+            self._begin(target, low if start is None else max(start, low), ends[_key(target)])
         self._announce()
 
     def _settle(self) -> None:
@@ -182,14 +184,14 @@ class Restoration:
         due = [s for s in self._settling.values() if s.next_check <= now]
         if not due:
             return
-        ends = high_watermarks(self._admin, [s.target.key for s in due])
+        ends = high_watermarks(self._admin, [_key(s.target) for s in due])
         for s in due:
-            target, high = s.target, ends[s.target.key]
+            target, high = s.target, ends[_key(s.target)]
             if s.start <= high:
-                del self._settling[target.key]
+                del self._settling[_key(target)]
                 self._begin(target, max(s.start, self._low_watermark(target)), high)
             elif now >= s.until:
-                del self._settling[target.key]
+                del self._settling[_key(target)]
                 log.warning(
                     "store %s partition %d records offset %d beyond changelog end %d "
                     "(topic recreated?): wiping and restoring from the beginning",
@@ -227,7 +229,7 @@ class Restoration:
         if start >= end:
             self._finished.append((target, end))
             return
-        self._reading[target.key] = (target, end)
+        self._reading[_key(target)] = (target, end)
         if self._session is not None:
             self._session.announce(end - start)
         self._consumer.incremental_assign(
@@ -365,5 +367,5 @@ def restore(
     ends: dict[_Key, int] = {}
     while restoration:
         for target, end in restoration.step():
-            ends[target.key] = end
+            ends[_key(target)] = end
     return ends

@@ -117,9 +117,10 @@ class PendingTasks:
         self._open_due()
         for target, end in self._replay.step():
             self._record_end(target.changelog, target.partition, end)
-            task_id = self._owner.pop(target.key, None)
+            key = (target.changelog, target.partition)
+            task_id = self._owner.pop(key, None)
             if task_id is not None:
-                self._pending[task_id].restoring.discard(target.key)
+                self._pending[task_id].restoring.discard(key)
         return self._start_ready()
 
     def partitions(self) -> list[TopicPartition]:
@@ -154,9 +155,9 @@ class PendingTasks:
             self._locks.acquired(task_id, now)
             pending.targets = targets
             logged = [t for t in targets if t.changelog]
-            pending.restoring = {t.key for t in logged}
-            for target in logged:
-                self._owner[target.key] = task_id
+            pending.restoring = {(t.changelog, t.partition) for t in logged}
+            for key in pending.restoring:
+                self._owner[key] = task_id
             self._replay.add(logged)
 
     def _start_ready(self) -> list[tuple[Task, list[TopicPartition]]]:
