@@ -300,11 +300,12 @@ class Worker:
         return [first, *self._consumer.consume(num_messages=_BATCH - 1, timeout=0)]
 
     def _on_consumer_error(self, err: KafkaError) -> None:
-        failure = consumer_failure(err)
+        if err.code() == KafkaError._PARTITION_EOF:
+            return
+        failure = consumer_failure(err)  # a fatal one: a fenced static member, or another
         if failure is not None:
             raise failure
-        if err.code() != KafkaError._PARTITION_EOF:
-            log.warning("consumer error: %s", err.str())
+        log.warning("consumer error: %s", err.str())
 
     def _commit(self, tasks: list[Task]) -> None:
         self._purger.committed(self._committer.commit(tasks, self._consumer))
