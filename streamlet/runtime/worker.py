@@ -116,6 +116,12 @@ class Worker:
             instance = identity.transactional_id if self.cfg.static_membership else None
             self._consumer = Consumer(consumer_config(self.cfg, instance))
             self._restorer = Consumer(restore_consumer_config(self.cfg))
+            log.info(
+                "worker %s starting (%s, commit every %.0f ms)",
+                identity.transactional_id,
+                self.cfg.processing_guarantee,
+                self.cfg.commit_interval_s * 1000,
+            )
             self._pending = PendingTasks(  # opening or restoring, paused
                 self._consumer,
                 Restoration(self._restorer, admin.client, self._metrics.restored),
@@ -123,12 +129,6 @@ class Worker:
                 self._open_stores,
                 self._new_task,
                 self._committer.positions.set,
-            )
-            log.info(
-                "worker %s starting (%s, commit every %.0f ms)",
-                identity.transactional_id,
-                self.cfg.processing_guarantee,
-                self.cfg.commit_interval_s * 1000,
             )
             self._consumer.subscribe(
                 self.topology.source_topics(),
@@ -302,7 +302,7 @@ class Worker:
     def _on_consumer_error(self, err: KafkaError) -> None:
         if err.code() == KafkaError._PARTITION_EOF:
             return
-        failure = consumer_failure(err)  # a fatal one: a fenced static member, or another
+        failure = consumer_failure(err)
         if failure is not None:
             raise failure
         log.warning("consumer error: %s", err.str())
