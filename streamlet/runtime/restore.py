@@ -74,7 +74,7 @@ def high_watermarks(
 
 _SETTLE_EVERY_S = 0.5
 _FETCH_WAIT_S = 0.05  # one consume's wait when nothing is queued: an idle step stays short
-_SLICE_S = 0.5  # the most one step spends replaying while records keep coming
+_SLICE_S = 0.5  # by default, the most one step spends replaying while records keep coming
 
 _Key = tuple[str, int]  # (changelog, partition)
 
@@ -100,7 +100,7 @@ class Restoration:
     never holds up a rebalance; ``restore()`` below runs one to the end).
 
     ``add`` queues targets; each ``step`` starts the queued ones (reads their ends, wipes a
-    store of a recreated changelog), replays at most ``_SLICE_S`` worth of batches and returns
+    store of a recreated changelog), replays batches for at most ``slice_s`` and returns
     the targets it finished with their end offsets; ``remove`` drops targets (their task was
     revoked: what a store holds is a committed prefix of its changelog, so closing it is
     safe). ``on_restored(store, records)`` hears of each batch applied."""

@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 
 _Key = tuple[str, int]  # (changelog, partition)
 
+# the longest one loop iteration spends restoring: well below any max.poll.interval.ms
+# (at least session.timeout.ms, at least 6 s by the broker's default)
+_SLICE_RUNNING_S = 0.3
+_SLICE_ALONE_S = 2.0
+
 OpenStores = Callable[[str, SubTopology, int], list[RestoreTarget]]
 StartTask = Callable[[SubTopology, int, list[RestoreTarget]], Task]
 
@@ -55,7 +60,7 @@ class Replay(Protocol):
 
     def remove(self, targets: list[RestoreTarget]) -> None: ...
 
-    def step(self) -> list[tuple[RestoreTarget, int]]: ...
+    def step(self, slice_s: float) -> list[tuple[RestoreTarget, int]]: ...
 
 
 @dataclass
@@ -111,11 +116,13 @@ class PendingTasks:
         if partitions:
             self._consumer.pause(partitions)
 
-    def step(self) -> list[tuple[Task, list[TopicPartition]]]:
+    def step(self, running: bool) -> list[tuple[Task, list[TopicPartition]]]:
         """Open what can be opened, advance restoration a bounded slice, and start (and
-        resume) the tasks that are ready; returns each started task with its partitions."""
+        resume) the tasks that are ready; returns each started task with its partitions.
+        ``running``: other tasks of the worker run meanwhile (shorter slices, for their
+        latency; without them a longer slice saves the loop's idle polls)."""
         self._open_due()
-        for target, end in self._replay.step():
+        for target, end in self._replay.step(_SLICE_RUNNING_S if running else _SLICE_ALONE_S):
             self._record_end(target.changelog, target.partition, end)
             key = (target.changelog, target.partition)
             task_id = self._owner.pop(key, None)

@@ -192,7 +192,7 @@ class Worker:
         isolation = self._isolation
         while not self._stopping.is_set():
             if self._pending:  # one bounded step of restoration; ready tasks start
-                self._adopt(self._pending.step())
+                self._adopt(self._pending.step(running=bool(self._tasks)))
             batch = self._next_batch()
             current: Any = None  # the record in flight, when isolating
             try:

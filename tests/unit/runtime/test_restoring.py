@@ -32,6 +32,7 @@ class _Replay:
         self.restoring: list[RestoreTarget] = []
         self.ready: list[tuple[RestoreTarget, int]] = []
         self.steps = 0
+        self.slices: list[float] = []
 
     def add(self, targets: list[RestoreTarget]) -> None:
         self.restoring += targets
@@ -39,8 +40,9 @@ class _Replay:
     def remove(self, targets: list[RestoreTarget]) -> None:
         self.restoring = [t for t in self.restoring if t not in targets]
 
-    def step(self) -> list[tuple[RestoreTarget, int]]:
+    def step(self, slice_s: float) -> list[tuple[RestoreTarget, int]]:
         self.steps += 1
+        self.slices.append(slice_s)
         done, self.ready = self.ready, []
         return done
 
@@ -95,12 +97,12 @@ def test_assigned_task_starts_and_resumes_when_restored() -> None:
     world.pending.assign([TopicPartition("in", 1), TopicPartition("other", 1)])
     assert world.consumer.paused == {("in", 1), ("other", 1)}
 
-    assert world.pending.step() == []  # stores open, the changelogged one restoring
+    assert world.pending.step(running=False) == []  # stores open, the changelogged one restoring
     assert [t.store for t in world.replay.restoring] == ["counts"]
     assert world.consumer.paused == {("in", 1), ("other", 1)} and "0_1" in world.pending
 
     world.replay.ready = [(world.replay.restoring[0], 42)]
-    [(task, partitions)] = world.pending.step()
+    [(task, partitions)] = world.pending.step(running=False)
 
     assert task.task_id == "0_1" and cast(Any, task).stores == ["counts", "cache"]
     assert [(tp.topic, tp.partition) for tp in partitions] == [("in", 1), ("other", 1)]
@@ -112,25 +114,25 @@ def test_locked_store_waits_paused_with_backoff_then_starts() -> None:
     world = _World(locked_tries=2)
     world.pending.assign([TopicPartition("in", 0)])
 
-    world.pending.step()  # locked: waits 0.1 s
+    world.pending.step(running=False)  # locked: waits 0.1 s
     world.now = 0.05
-    world.pending.step()  # not due yet: no attempt
+    world.pending.step(running=False)  # not due yet: no attempt
     assert world.locked_tries == 1 and world.opened == []
     world.now = 0.1
-    world.pending.step()  # locked again: waits 0.2 s
+    world.pending.step(running=False)  # locked again: waits 0.2 s
     world.now = 0.35
-    assert world.pending.step() == []  # opened; restoring
+    assert world.pending.step(running=False) == []  # opened; restoring
     assert world.consumer.paused == {("in", 0)} and world.started == []
 
     world.replay.ready = [(world.replay.restoring[0], 7)]
-    assert [t.task_id for t, _ in world.pending.step()] == ["0_0"]
+    assert [t.task_id for t, _ in world.pending.step(running=False)] == ["0_0"]
     assert world.consumer.paused == set()
 
 
 def test_close_while_restoring_closes_stores_and_stops_replay() -> None:
     world = _World()
     world.pending.assign([TopicPartition("in", 0), TopicPartition("in", 1)])
-    world.pending.step()
+    world.pending.step(running=False)
     assert len(world.replay.restoring) == 2
 
     world.pending.close()
@@ -144,7 +146,19 @@ def test_partitions_lists_inputs_of_every_pending_task() -> None:
     world = _World(locked_tries=1)
     world.pending.assign([TopicPartition("in", 0), TopicPartition("other", 0)])
     world.pending.assign([TopicPartition("in", 3)])
-    world.pending.step()  # 0_0 waits for its lock, 0_3 restores
+    world.pending.step(running=False)  # 0_0 waits for its lock, 0_3 restores
 
     got = {(tp.topic, tp.partition) for tp in world.pending.partitions()}
     assert got == {("in", 0), ("other", 0), ("in", 3)}
+
+
+def test_step_slices_are_shorter_while_other_tasks_run() -> None:
+    world = _World()
+    world.pending.assign([TopicPartition("in", 0)])
+
+    world.pending.step(running=True)
+    world.pending.step(running=False)
+
+    running, alone = world.replay.slices
+    # both far below the smallest max.poll.interval.ms a group allows (6 s session timeout)
+    assert running < alone < 6.0
