@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from streamlet.kafka.admin import Admin
+from streamlet.runtime.exitcodes import EXIT_FENCED
 
 from apps import value_json
 from support import (
@@ -130,3 +131,32 @@ def test_second_process_with_same_transactional_id_fences_the_first(
             for m in outputs[p]
         ]
     assert_no_open_transactions(bootstrap, out)
+
+
+def test_second_process_with_same_static_identity_stops_the_first_as_fenced(
+    bootstrap: str,
+    make_topics: Callable[..., str],
+    unique: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    """Under static membership the copy joins with the first's group.instance.id: the broker
+    fences the first as a member (librdkafka: a _FATAL consumer error), and it stops with the
+    fenced status, 66, which no supervisor restarts."""
+    src, out = make_topics("in"), make_topics("out")
+    app_id = unique("static-twin")
+    produce(bootstrap, src, [(b"k", value_json(i)) for i in range(100)])
+    first = WorkerProcess(
+        "echo", _env(bootstrap, app_id, src, out, tmp_path / "a", STATIC="1"), tmp_path / "a.log"
+    )
+    _wait_committed(bootstrap, app_id, src, 100, first)
+    (tmp_path / "b" / app_id).mkdir(parents=True)
+    shutil.copy(tmp_path / "a" / app_id / "process.uuid", tmp_path / "b" / app_id / "process.uuid")
+    second = WorkerProcess(
+        "echo", _env(bootstrap, app_id, src, out, tmp_path / "b", STATIC="1"), tmp_path / "b.log"
+    )
+    assert first.wait(60) == EXIT_FENCED, first.output()
+    assert "InstanceFencedError" in first.output(), first.output()
+    produce(bootstrap, src, [(b"k", value_json(i)) for i in range(100, 200)])
+    _wait_committed(bootstrap, app_id, src, 200, second)
+    assert second.terminate() == 0, second.output()
+    _assert_exactly_once(bootstrap, src, out, 200)
