@@ -14,6 +14,7 @@
     │   └── StoreLockedError          another process holds the store's lock
     └── TransactionError              the exactly-once protocol could not complete
         └── ProducerFencedError       another worker took over this worker's transactional id
+            └── InstanceFencedError   … or its static group membership (group.instance.id)
 
 Control flow (a rebalance, a requested shutdown) is not signalled with these.
 """
@@ -132,3 +133,12 @@ class TransactionError(StreamletError):
 
 class ProducerFencedError(TransactionError):
     """A newer worker with this transactional id exists; this one must stop committing."""
+
+
+class InstanceFencedError(ProducerFencedError):
+    """Another live process joined the group with this worker's ``group.instance.id`` (its
+    identity, under static membership); this one must stop. Unlike a producer fence, never
+    the coordinator's timeout abort of a slow transaction."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, fatal=True)

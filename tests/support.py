@@ -317,6 +317,17 @@ def wait_for_progress(bootstrap: str, topic: str, worker: WorkerProcess) -> None
         time.sleep(0.1)
 
 
+def wait_logged(worker: WorkerProcess, needle: str, count: int = 1, timeout: float = 60) -> str:
+    """Until ``worker``'s log holds ``needle`` at least ``count`` times, while it lives;
+    returns the log."""
+    deadline = time.monotonic() + timeout
+    while (log := worker.output()).count(needle) < count:
+        assert worker.alive(), log
+        assert time.monotonic() < deadline, f"no {count} x {needle!r} in {timeout} s:\n{log}"
+        time.sleep(0.1)
+    return log
+
+
 def wait_for_committed(
     bootstrap: str, group: str, topic: str, at_least: int, who: WorkerProcess, timeout: float = 90
 ) -> None:

@@ -72,87 +72,187 @@ def high_watermarks(
         ) from exc
 
 
-def restore(
-    consumer: Consumer,
-    admin: AdminClient,
-    targets: list[RestoreTarget],
-    on_restored: Callable[[str, int], None] | None = None,
-) -> dict[tuple[str, int], int]:
-    """Replay each target's changelog from its recorded offset to the high watermark seen at
-    the start; returns those end offsets, per (changelog, partition). ``on_restored(store,
-    records)`` hears of each batch applied."""
-    started = time.monotonic()
-    todo: dict[tuple[str, int], tuple[RestoreTarget, int]] = {}
-    ends = high_watermarks(admin, [(t.changelog, t.partition) for t in targets])
-    assignment: list[TopicPartition] = []
-    settle = time.monotonic() + _HIGH_WATERMARK_SETTLE_S  # one wait for all, not one each
-    for target in targets:
-        tp = TopicPartition(target.changelog, target.partition)
+_SETTLE_EVERY_S = 0.5
+_FETCH_WAIT_S = 0.05  # one consume's wait when nothing is queued: an idle step stays short
+_SLICE_S = 0.5  # by default, the most one step spends replaying while records keep coming
 
-        def ask(tp: TopicPartition = tp) -> tuple[int, int]:
+_Key = tuple[str, int]  # (changelog, partition)
+
+
+def _key(target: RestoreTarget) -> _Key:
+    return (target.changelog, target.partition)
+
+
+@dataclass
+class _Settling:
+    """A store whose recorded offset lies beyond the changelog's end: a new leader may still
+    report a lagging high watermark, so only an end that stays short means a new topic."""
+
+    target: RestoreTarget
+    start: int
+    until: float
+    next_check: float
+
+
+class Restoration:
+    """The replay of a changing set of store partitions from their changelogs, advanced a
+    bounded step at a time so that the worker can run it from its poll loop (a long restore
+    never holds up a rebalance; ``restore()`` below runs one to the end).
+
+    ``add`` queues targets; each ``step`` starts the queued ones (reads their ends, wipes a
+    store of a recreated changelog), replays batches for at most ``slice_s`` and returns
+    the targets it finished with their end offsets; ``remove`` drops targets (their task was
+    revoked: what a store holds is a committed prefix of its changelog, so closing it is
+    safe). ``on_restored(store, records)`` hears of each batch applied."""
+
+    def __init__(
+        self,
+        consumer: Consumer,
+        admin: AdminClient,
+        on_restored: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self._consumer = consumer
+        self._admin = admin
+        self._on_restored = on_restored
+        self._queued: list[RestoreTarget] = []
+        self._settling: dict[_Key, _Settling] = {}
+        self._reading: dict[_Key, tuple[RestoreTarget, int]] = {}  # target, end offset
+        self._finished: list[tuple[RestoreTarget, int]] = []
+        self._session: _Session | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self._queued or self._settling or self._reading or self._finished)
+
+    def add(self, targets: list[RestoreTarget]) -> None:
+        if targets and self._session is None:
+            self._session = _Session()
+        self._queued.extend(targets)
+
+    def remove(self, targets: list[RestoreTarget]) -> None:
+        keys = {_key(t) for t in targets}
+        self._queued = [t for t in self._queued if _key(t) not in keys]
+        self._finished = [(t, e) for t, e in self._finished if _key(t) not in keys]
+        for key in keys:
+            self._settling.pop(key, None)
+        reading = [TopicPartition(t, p) for t, p in keys if (t, p) in self._reading]
+        for tp in reading:
+            del self._reading[(tp.topic, tp.partition)]
+        if reading:
+            self._consumer.incremental_unassign(reading)
+        if not self and self._session is not None:
+            self._session.stopped(len(keys))
+            self._session = None
+
+    def step(self, slice_s: float = _SLICE_S) -> list[tuple[RestoreTarget, int]]:
+        """Advance by at most ``slice_s`` of replay (plus the offset queries of targets just
+        started); returns the targets finished, each with the end offset it reached."""
+        if self._queued:
+            queued, self._queued = self._queued, []
+            self._start(queued)
+        if self._settling:
+            self._settle()
+        deadline = time.monotonic() + slice_s
+        while self._reading:
+            read = self._read_batch()
+            if read == 0 or time.monotonic() >= deadline:
+                break
+        if self._reading and self._session is not None:
+            self._session.check_stalled(sorted(self._reading))
+        finished, self._finished = self._finished, []
+        if not self and self._session is not None:
+            self._session.done()
+            self._session = None
+        return finished
+
+    # -- starting --------------------------------------------------------------------------
+    def _start(self, targets: list[RestoreTarget]) -> None:
+        ends = high_watermarks(self._admin, [_key(t) for t in targets])
+        now = time.monotonic()
+        for target in targets:
+            low = self._low_watermark(target)
+            start = target.buffered.changelog_offset()
+            if start is not None and start > ends[_key(target)]:
+                # one wait for all the stores started together, not one each
+                until = now + _HIGH_WATERMARK_SETTLE_S
+                self._settling[_key(target)] = _Settling(target, start, until, now)
+                continue
+            self._begin(target, low if start is None else max(start, low), ends[_key(target)])
+        self._announce()
+
+    def _settle(self) -> None:
+        now = time.monotonic()
+        due = [s for s in self._settling.values() if s.next_check <= now]
+        if not due:
+            return
+        ends = high_watermarks(self._admin, [_key(s.target) for s in due])
+        for s in due:
+            target, high = s.target, ends[_key(s.target)]
+            if s.start <= high:
+                del self._settling[_key(target)]
+                self._begin(target, max(s.start, self._low_watermark(target)), high)
+            elif now >= s.until:
+                del self._settling[_key(target)]
+                log.warning(
+                    "store %s partition %d records offset %d beyond changelog end %d "
+                    "(topic recreated?): wiping and restoring from the beginning",
+                    target.store,
+                    target.partition,
+                    s.start,
+                    high,
+                )
+                target.buffered.close()  # our own handle holds the lock the wipe must take
+                target.buffered = target.reopen_empty()
+                self._begin(target, self._low_watermark(target), high)
+            else:
+                s.next_check = now + _SETTLE_EVERY_S
+        self._announce()
+
+    def _low_watermark(self, target: RestoreTarget) -> int:
+        consumer, tp = self._consumer, TopicPartition(target.changelog, target.partition)
+
+        def ask() -> int:
             try:
-                low, high = consumer.get_watermark_offsets(tp, timeout=5.0, cached=False)
+                low, _ = consumer.get_watermark_offsets(tp, timeout=5.0, cached=False)
             except KafkaException:
                 # after a broker died the consumer's metadata cache can drop a topic it
                 # does not fetch yet (_UNKNOWN_PARTITION for good): ask for it anew
                 with contextlib.suppress(KafkaException):
                     consumer.list_topics(tp.topic, timeout=5.0)
                 raise
-            return int(low), int(high)
+            return int(low)
 
         # short tries: a query sent to a leader that just died never answers, a new one
         # goes to the leader metadata names by then
-        what = f"watermarks of {tp.topic}[{tp.partition}]"
-        low, _ = retry_transient(ask, what, 120.0)
-        high = ends[(target.changelog, target.partition)]
-        start = target.buffered.changelog_offset()
-        # a leader elected after a broker died reports a high watermark below the old one
-        # until its followers catch up: only an end that stays short means a new topic
-        while start is not None and start > high and time.monotonic() < settle:
-            time.sleep(0.5)
-            low, _ = retry_transient(ask, what, 120.0)
-            high = high_watermarks(admin, [(target.changelog, target.partition)])[
-                (target.changelog, target.partition)
-            ]
-        ends[(target.changelog, target.partition)] = high
-        if start is not None and start > high:
-            log.warning(
-                "store %s partition %d records offset %d beyond changelog end %d "
-                "(topic recreated?): wiping and restoring from the beginning",
-                target.store,
-                target.partition,
-                start,
-                high,
-            )
-            target.buffered.close()  # our own handle holds the lock the wipe must take
-            target.buffered = target.reopen_empty()
-            start = None
-        start = low if start is None else max(start, low)
-        if start >= high:
-            continue
-        todo[(target.changelog, target.partition)] = (target, high)
-        assignment.append(TopicPartition(target.changelog, target.partition, start))
-    if not assignment:
-        return ends
-    remaining = sum(
-        high - tp.offset for tp, (_, high) in zip(assignment, todo.values(), strict=True)
-    )
-    log.info("restoring %d store partitions, up to %d changelog records", len(todo), remaining)
-    consumer.assign(assignment)
-    total = applied = 0
-    last_progress = time.monotonic()
-    progress = RestoreProgress()
-    while todo:
-        batch: list[Any] = consumer.consume(num_messages=_BATCH, timeout=0.2)
-        writes: dict[tuple[str, int], dict[bytes, bytes | None]] = {}
-        nexts: dict[tuple[str, int], int] = {}
-        counts: dict[tuple[str, int], int] = {}
-        eofs = 0
+        return retry_transient(ask, f"watermarks of {tp.topic}[{tp.partition}]", 120.0)
+
+    def _begin(self, target: RestoreTarget, start: int, end: int) -> None:
+        if start >= end:
+            self._finished.append((target, end))
+            return
+        self._reading[_key(target)] = (target, end)
+        if self._session is not None:
+            self._session.announce(end - start)
+        self._consumer.incremental_assign(
+            [TopicPartition(target.changelog, target.partition, start)]
+        )
+
+    def _announce(self) -> None:
+        if self._session is not None:
+            self._session.log_announced()
+
+    # -- replaying -------------------------------------------------------------------------
+    def _read_batch(self) -> int:
+        """Apply one batch of changelog records; returns how many were read."""
+        consumer = self._consumer
+        batch: list[Any] = consumer.consume(num_messages=_BATCH, timeout=_FETCH_WAIT_S)
+        writes: dict[_Key, dict[bytes, bytes | None]] = {}
+        nexts: dict[_Key, int] = {}
+        counts: dict[_Key, int] = {}
+        read = 0
         for msg in batch:
             err = msg.error()
             if err is not None and err.code() == KafkaError._PARTITION_EOF:
-                eofs += 1  # at the last stable offset: the position below says if that is all
-                continue
+                continue  # at the last stable offset: the position below says if that is all
             if err is not None:
                 raise StateError(
                     f"restoring from {msg.topic()}: {msg.error()}",
@@ -160,45 +260,112 @@ def restore(
                     partition=msg.partition(),
                 )
             key = (msg.topic(), msg.partition())
+            if key not in self._reading:  # removed meanwhile
+                continue
             writes.setdefault(key, {})[msg.key()] = msg.value()
             nexts[key] = msg.offset() + 1
             counts[key] = counts.get(key, 0) + 1
+            read += 1
+        applied = 0
         for key, w in writes.items():
-            target, _ = todo[key]
+            target, _ = self._reading[key]
             target.buffered.apply_restored(w, nexts[key])
             applied += len(w)
-            if on_restored is not None:
-                on_restored(target.store, counts[key])
-        total += len(batch) - eofs
-        if batch:
-            last_progress = time.monotonic()
-        positions = consumer.position([TopicPartition(t, p) for t, p in todo])
+            if self._on_restored is not None:
+                self._on_restored(target.store, counts[key])
+        positions = consumer.position([TopicPartition(t, p) for t, p in self._reading])
         left = 0  # changelog offsets still to read (markers included: an upper bound)
+        done: list[TopicPartition] = []
         for tp in positions:
             key = (tp.topic, tp.partition)
-            target, high = todo[key]
+            target, high = self._reading[key]
             left += high - max(tp.offset, nexts.get(key, 0), 0)
             # the position passes markers and aborted records once they are decided
             if tp.offset >= high or nexts.get(key, -1) >= high:
                 if tp.offset > nexts.get(key, -1) and tp.offset >= 0:
                     target.buffered.apply_restored({}, tp.offset)
-                del todo[key]
-                consumer.incremental_unassign([TopicPartition(key[0], key[1])])
-        now = time.monotonic()
-        progress.update(total, left, len(todo))
-        if todo and now - last_progress > _STALL_S:
+                del self._reading[key]
+                self._finished.append((target, high))
+                done.append(TopicPartition(key[0], key[1]))
+        if done:
+            consumer.incremental_unassign(done)
+        if self._session is not None:
+            self._session.progressed(read, applied, left, len(self._reading))
+        return read
+
+
+class _Session:
+    """One stretch of restoration, from the first target added to the last one finished:
+    its log lines and its progress report."""
+
+    def __init__(self) -> None:
+        self.started = self.last_progress = time.monotonic()
+        self.total = self.applied = self.partitions = 0
+        self._announced = [0, 0]  # store partitions, changelog records not yet logged
+        self._progress = RestoreProgress()
+
+    def announce(self, records: int) -> None:
+        self.partitions += 1
+        self._announced[0] += 1
+        self._announced[1] += records
+
+    def log_announced(self) -> None:
+        partitions, records = self._announced
+        if partitions:
+            log.info(
+                "restoring %d store partitions, up to %d changelog records", partitions, records
+            )
+        self._announced = [0, 0]
+
+    def progressed(self, read: int, applied: int, left: int, partitions: int) -> None:
+        self.total += read
+        self.applied += applied
+        if read:
+            self.last_progress = time.monotonic()
+        self._progress.update(self.total, left, partitions)
+
+    def check_stalled(self, partitions: list[_Key]) -> None:
+        if time.monotonic() - self.last_progress > _STALL_S:
             raise StateError(
                 f"restoration made no progress for {_STALL_S:.0f} s on "
-                f"{sorted(todo)} (an open transaction holding the last stable offset?)"
+                f"{partitions} (an open transaction holding the last stable offset?)"
             )
-    consumer.unassign()
-    progress.done()
-    seconds = time.monotonic() - started
-    log.info(
-        "restored %d records (%d distinct-key writes) in %.2f s (%.0f records/s)",
-        total,
-        applied,
-        seconds,
-        total / max(seconds, 1e-9),
-    )
+
+    def done(self) -> None:
+        self._progress.done()
+        if not self.partitions:  # every store was at its changelog's end: nothing to say
+            return
+        seconds = time.monotonic() - self.started
+        log.info(
+            "restored %d records (%d distinct-key writes) in %.2f s (%.0f records/s)",
+            self.total,
+            self.applied,
+            seconds,
+            self.total / max(seconds, 1e-9),
+        )
+
+    def stopped(self, partitions: int) -> None:
+        self._progress.done()
+        log.info(
+            "restoration stopped (%d store partitions revoked) after %d records in %.2f s",
+            partitions,
+            self.total,
+            time.monotonic() - self.started,
+        )
+
+
+def restore(
+    consumer: Consumer,
+    admin: AdminClient,
+    targets: list[RestoreTarget],
+    on_restored: Callable[[str, int], None] | None = None,
+) -> dict[_Key, int]:
+    """Replay each target's changelog from its recorded offset to the high watermark seen at
+    the start, to the end; returns those end offsets, per (changelog, partition)."""
+    restoration = Restoration(consumer, admin, on_restored)
+    restoration.add(targets)
+    ends: dict[_Key, int] = {}
+    while restoration:
+        for target, end in restoration.step():
+            ends[_key(target)] = end
     return ends

@@ -2,8 +2,8 @@
 
 consume a batch → route each record to its task → run the compiled chain → commit when
 the interval is due or a commit was requested. Rebalances commit first (every task shares
-the one transaction), then close the revoked tasks; assigned tasks restore their stores
-before they process anything.
+the one transaction), then close the revoked tasks; assigned tasks wait, their partitions
+paused, while the loop restores their stores (``restoring.py``).
 """
 
 from __future__ import annotations
@@ -19,26 +19,27 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from streamlet.config import AppConfig, ErrorPolicy
 from streamlet.errors import (
+    InstanceFencedError,
     ProducerFencedError,
     ProductionError,
-    StoreLockedError,
     StreamletError,
     TransactionError,
 )
 from streamlet.kafka.admin import Admin
 from streamlet.kafka.clients import consumer_config, restore_consumer_config, with_client_id
 from streamlet.kafka.preflight import preflight
+from streamlet.kafka.translate import consumer_failure
 from streamlet.runtime.commit import Committer
 from streamlet.runtime.fence import FenceJudge
 from streamlet.runtime.global_tables import GlobalTables
 from streamlet.runtime.identity import WorkerIdentity, claim_identity
 from streamlet.runtime.isolation import Isolation
-from streamlet.runtime.lockwait import LockWaits
 from streamlet.runtime.metrics import WorkerMetrics
 from streamlet.runtime.metrics_http import serve_worker_metrics
 from streamlet.runtime.partition_group import consumer_settings, orders_inputs, take_ready
 from streamlet.runtime.purge import RepartitionPurger
-from streamlet.runtime.restore import RestoreTarget, restore
+from streamlet.runtime.restore import Restoration, RestoreTarget
+from streamlet.runtime.restoring import PendingTasks
 from streamlet.runtime.rewind import rewind_to_committed
 from streamlet.runtime.stall import StallWatch, stall_threshold_s
 from streamlet.runtime.stores import open_store_partitions, task_stores
@@ -62,7 +63,6 @@ class Worker:
         self._stopping = threading.Event()
         self._tasks: dict[str, Task] = {}
         self._by_tp: dict[tuple[str, int], Task] = {}
-        self._waits = LockWaits()  # tasks whose stores a stalled sibling still holds
         self._isolation = Isolation()  # one record per transaction after a broker rejection
         self._commit_requested = False
         self._sub_of_topic: dict[str, SubTopology] = topology.subtopology_of_topic()
@@ -132,6 +132,14 @@ class Worker:
                 self.cfg.processing_guarantee,
                 self.cfg.commit_interval_s * 1000,
             )
+            self._pending = PendingTasks(  # opening or restoring, paused
+                self._consumer,
+                Restoration(self._restorer, admin.client, self._metrics.restored),
+                self._sub_of_topic,
+                self._open_stores,
+                self._new_task,
+                self._committer.positions.set,
+            )
             self._consumer.subscribe(
                 self.topology.source_topics(),
                 on_assign=self._on_assign,
@@ -195,8 +203,8 @@ class Worker:
         isolation = self._isolation
         while not self._stopping.is_set():
             self._globals.poll()  # updates of global tables, without waiting
-            if self._waits:
-                self._retry_locked()
+            if self._pending:  # one bounded step of restoration; ready tasks start
+                self._adopt(self._pending.step(running=bool(self._tasks)))
             batch = self._next_batch()
             current: Any = None  # the record in flight, when isolating
             try:
@@ -257,7 +265,10 @@ class Worker:
                     next_commit = now + interval
                 self.ready.set()
             except ProducerFencedError as exc:
-                if not self._fences.timed_out(committer.transaction_age_s):
+                # a static member's fence is never a coordinator's timeout abort
+                if isinstance(exc, InstanceFencedError) or not self._fences.timed_out(
+                    committer.transaction_age_s
+                ):
                     self._close_all(clean=False)
                     raise
                 self._recover(exc)
@@ -323,11 +334,9 @@ class Worker:
             if task is not None and task.inputs is not None:
                 task.inputs.reached_end(msg.topic())
             return
-        if err.fatal():  # not the producer's fault: re-creating it cures nothing; stop (a
-            # supervisor's restart brings a new consumer)
-            raise StreamletError(
-                f"consumer fatal error: {err.str()} (code {err.name()}); the worker stops"
-            )
+        failure = consumer_failure(err)
+        if failure is not None:
+            raise failure
         log.warning("consumer error: %s", err.str())
 
     def _commit(self, tasks: list[Task]) -> None:
@@ -361,13 +370,9 @@ class Worker:
             fatal = True
         if fatal:
             self._committer.recreate_producer()
-        paused = self._waits.partitions()
-        partitions = [TopicPartition(t, p) for t, p in self._by_tp] + paused
+        partitions = [TopicPartition(t, p) for t, p in self._by_tp] + self._pending.partitions()
         self._close_all(clean=False)
-        self._open_tasks(partitions)
-        opened = [tp for tp in paused if (tp.topic, tp.partition) in self._by_tp]
-        if opened:  # their tasks were waiting for a lock and now have it
-            self._consumer.resume(opened)
+        self._pending.assign(partitions)  # restored from the changelogs before they resume
         if partitions:
             rewind_to_committed(self._consumer, partitions)
 
@@ -375,11 +380,11 @@ class Worker:
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         log.info("assigned %s", _fmt(partitions))
         self._metrics.rebalanced()
-        consumer.assign(partitions)  # now, not after the callback: a waiting task pauses its own
-        self._open_tasks(partitions)
+        consumer.assign(partitions)  # now, not after the callback: pending tasks pause theirs
+        self._pending.assign(partitions)  # restoring in the loop, never in this callback
 
     def _on_revoke(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
-        self._waits.clear()
+        self._pending.close()
         if not self._tasks:
             return
         log.info("revoked %s: committing first", _fmt(partitions))
@@ -404,76 +409,32 @@ class Worker:
         self._abort_quietly()
         self._close_all(clean=False)
 
-    def _open_tasks(self, partitions: list[TopicPartition]) -> None:
-        """Create the tasks of newly assigned partitions, restoring their stores first; a task
-        whose store lock another process holds waits, its partitions paused."""
-        wanted: dict[str, tuple[SubTopology, int]] = {}
-        for tp in partitions:
-            sub = self._sub_of_topic[tp.topic]
-            task_id = f"{sub.id}_{tp.partition}"
-            if task_id not in self._tasks and task_id not in self._waits:
-                wanted[task_id] = (sub, tp.partition)
-        opened: dict[str, tuple[SubTopology, int, list[RestoreTarget]]] = {}
-        now = time.monotonic()
-        for task_id, (sub, partition) in wanted.items():
-            try:
-                opened[task_id] = (sub, partition, self._open_stores(task_id, sub, partition))
-            except StoreLockedError as exc:
-                self._waits.add(task_id, sub, partition, exc, now)
-        self._start_tasks(opened)
-        paused = []
-        for tp in partitions:
-            task_id = f"{self._sub_of_topic[tp.topic].id}_{tp.partition}"
-            task = self._tasks.get(task_id)
-            if task is not None:
-                self._by_tp[(tp.topic, tp.partition)] = task
-            else:
-                self._waits.add_partition(task_id, tp)
-                paused.append(tp)
-        if paused:
-            self._consumer.pause(paused)
-
     def _open_stores(self, task_id: str, sub: SubTopology, partition: int) -> list[RestoreTarget]:
         return open_store_partitions(
             self.topology, sub, partition, self._identity.app_dir / task_id
         )
 
-    def _start_tasks(self, opened: dict[str, tuple[SubTopology, int, list[RestoreTarget]]]) -> None:
-        """Restore the opened stores, then create their tasks."""
-        logged = [t for _, _, targets in opened.values() for t in targets if t.changelog]
-        if logged:
-            restored = restore(self._restorer, self._admin.client, logged, self._metrics.restored)
-            for (topic, partition), end in restored.items():
-                self._committer.positions.set(topic, partition, end)
-        for task_id, (sub, partition, targets) in opened.items():
-            self._tasks[task_id] = Task(
-                sub,
-                partition,
-                task_stores(self.topology, targets),
-                self._committer.produce,
-                self._counts.__getitem__,
-                self.cfg.errors,
-                self.cfg.dead_letter_topic,
-                self.request_commit,
-                global_stores=self._globals.views,
-            )
-            self._tasks[task_id].on_policy = self._metrics.policy_applied
+    def _new_task(self, sub: SubTopology, partition: int, targets: list[RestoreTarget]) -> Task:
+        task = Task(
+            sub,
+            partition,
+            task_stores(self.topology, targets),
+            self._committer.produce,
+            self._counts.__getitem__,
+            self.cfg.errors,
+            self.cfg.dead_letter_topic,
+            self.request_commit,
+            global_stores=self._globals.views,
+        )
+        task.on_policy = self._metrics.policy_applied
+        return task
 
-    def _retry_locked(self) -> None:
-        """Try again to open the tasks waiting for a store lock whose backoff is over."""
-        now = time.monotonic()
-        for task_id, sub, partition in self._waits.due(now):
-            try:
-                targets = self._open_stores(task_id, sub, partition)
-            except StoreLockedError as exc:
-                self._waits.retry_later(task_id, exc, now)
-                continue
-            self._start_tasks({task_id: (sub, partition, targets)})
-            resumed = self._waits.pop(task_id, time.monotonic())
-            for tp in resumed:
-                self._by_tp[(tp.topic, tp.partition)] = self._tasks[task_id]
-            if resumed:
-                self._consumer.resume(resumed)
+    def _adopt(self, started: list[tuple[Task, list[TopicPartition]]]) -> None:
+        """Run the tasks whose stores are restored (their partitions were just resumed)."""
+        for task, partitions in started:
+            self._tasks[task.task_id] = task
+            for tp in partitions:
+                self._by_tp[(tp.topic, tp.partition)] = task
 
     def _commit_final(self) -> None:
         """Commit, then record the exact changelog end offsets (a clean close follows)."""
@@ -492,7 +453,7 @@ class Worker:
             task.close()
         self._tasks.clear()
         self._by_tp.clear()
-        self._waits.clear()
+        self._pending.close()
 
 
 def _fmt(partitions: list[TopicPartition]) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from streamlet.kafka.admin import Admin
+from streamlet.runtime.exitcodes import EXIT_FENCED
 
 from apps import value_json
 from support import (
@@ -22,6 +23,7 @@ from support import (
     key_for_partition,
     produce,
     read_all,
+    wait_logged,
     worker_env,
 )
 
@@ -33,7 +35,9 @@ CONFIG = FAST_GROUP + ",max.poll.interval.ms=7000"
 def _env(
     bootstrap: str, app_id: str, src: str, out: str, state: Path, **extra: str
 ) -> dict[str, str]:
-    return worker_env(bootstrap, app_id, src, out, state, commit_ms=500, config=CONFIG, **extra)
+    # client.id orders the members (a before b), so the range assignor's choice is known
+    config = f"{CONFIG},client.id=fencing-{state.name}"
+    return worker_env(bootstrap, app_id, src, out, state, commit_ms=500, config=config, **extra)
 
 
 def _wait_committed(
@@ -73,11 +77,15 @@ def test_worker_stalled_past_max_poll_interval_cannot_commit(
     healthy = WorkerProcess(
         "echo", _env(bootstrap, app_id, src, out, tmp_path / "b"), tmp_path / "healthy.log"
     )
-    time.sleep(3)  # the healthy worker has joined and idles: the one partition is the zombie's
+    # the healthy worker has joined and idles: the one partition is the zombie's (member a)
+    wait_logged(healthy, "streamlet.runtime.worker: assigned nothing")
+    wait_logged(zombie, "streamlet.runtime.worker: assigned t-in", 2)
     produce(bootstrap, src, [(b"k", value_json(i)) for i in range(stall_at, 1000)])
     # the zombie stalls on `stall_at` inside an open transaction; the group moves on without it
     _wait_committed(bootstrap, app_id, src, 1000, healthy)
-    time.sleep(20)  # the zombie wakes up, produces, and tries to commit
+    # the zombie wakes up, produces, and tries to commit: the group refuses its offsets
+    log = wait_logged(zombie, "transaction failed, aborting", timeout=60)
+    assert "Unknown member" in log, log
     assert zombie.terminate() == 0, zombie.output()
     assert healthy.terminate() == 0, healthy.output()
     values = _assert_exactly_once(bootstrap, src, out, 1000)
@@ -106,7 +114,9 @@ def test_second_process_with_same_transactional_id_fences_the_first(
     second = WorkerProcess(
         "echo", _env(bootstrap, app_id, src, out, tmp_path / "b"), tmp_path / "second.log"
     )
-    time.sleep(4)  # each now owns one partition; input makes the fenced first try to commit
+    # each now owns one partition; input makes the fenced first try to commit
+    wait_logged(second, "streamlet.runtime.worker: assigned t-in")
+    wait_logged(first, "streamlet.runtime.worker: assigned t-in", 2)
     produce(bootstrap, src, [(keys[i % 2], value_json(i)) for i in range(300, 600)])
     code = first.wait(60)
     assert code != 0, "the fenced worker kept running"
@@ -121,3 +131,32 @@ def test_second_process_with_same_transactional_id_fences_the_first(
             for m in outputs[p]
         ]
     assert_no_open_transactions(bootstrap, out)
+
+
+def test_second_process_with_same_static_identity_stops_the_first_as_fenced(
+    bootstrap: str,
+    make_topics: Callable[..., str],
+    unique: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    """Under static membership the copy joins with the first's group.instance.id: the broker
+    fences the first as a member (librdkafka: a _FATAL consumer error), and it stops with the
+    fenced status, 66, which no supervisor restarts."""
+    src, out = make_topics("in"), make_topics("out")
+    app_id = unique("static-twin")
+    produce(bootstrap, src, [(b"k", value_json(i)) for i in range(100)])
+    first = WorkerProcess(
+        "echo", _env(bootstrap, app_id, src, out, tmp_path / "a", STATIC="1"), tmp_path / "a.log"
+    )
+    _wait_committed(bootstrap, app_id, src, 100, first)
+    (tmp_path / "b" / app_id).mkdir(parents=True)
+    shutil.copy(tmp_path / "a" / app_id / "process.uuid", tmp_path / "b" / app_id / "process.uuid")
+    second = WorkerProcess(
+        "echo", _env(bootstrap, app_id, src, out, tmp_path / "b", STATIC="1"), tmp_path / "b.log"
+    )
+    assert first.wait(60) == EXIT_FENCED, first.output()
+    assert "InstanceFencedError" in first.output(), first.output()
+    produce(bootstrap, src, [(b"k", value_json(i)) for i in range(100, 200)])
+    _wait_committed(bootstrap, app_id, src, 200, second)
+    assert second.terminate() == 0, second.output()
+    _assert_exactly_once(bootstrap, src, out, 200)

@@ -4,7 +4,6 @@ all while input flows; every input is in the output exactly once, in order."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,10 +16,14 @@ from support import (
     by_partition,
     read_all,
     wait_for_progress,
+    wait_logged,
 )
 from test_eos_sigkill import _env
 
 pytestmark = pytest.mark.chaos
+
+ASSIGNED = "streamlet.runtime.worker: assigned "
+ASSIGNED_INPUT = ASSIGNED + "t-in"
 
 
 def test_join_and_graceful_leave_keep_exactly_once(
@@ -39,12 +42,17 @@ def test_join_and_graceful_leave_keep_exactly_once(
     feeder.start()
     a = WorkerProcess("echo", env("a"), tmp_path / "a.log")
     b = WorkerProcess("echo", env("b"), tmp_path / "b.log")
+    for worker in (a, b):  # both own partitions and work
+        wait_logged(worker, ASSIGNED_INPUT)
     wait_for_progress(bootstrap, out, a)
-    time.sleep(3)
     c = WorkerProcess("echo", env("c"), tmp_path / "c.log")  # joins mid-stream
-    time.sleep(4)
+    wait_logged(c, ASSIGNED_INPUT)  # the join's rebalance is over
+    wait_for_progress(bootstrap, out, c)  # and the three of them work
+    seen = {w: w.output().count(ASSIGNED) for w in (b, c)}
     assert a.terminate() == 0, a.output()  # leaves gracefully mid-stream
-    time.sleep(4)
+    for worker, before in seen.items():  # the leave's rebalance is over
+        wait_logged(worker, ASSIGNED, before + 1)
+    wait_for_progress(bootstrap, out, b)  # and the two left work
     sent = feeder.stop()
     outputs = read_all(bootstrap, out, expect=sent, timeout=120)
     assert b.terminate() == 0, b.output()

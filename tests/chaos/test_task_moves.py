@@ -162,6 +162,37 @@ def wait_consumed(bootstrap: str, app_id: str, src: str, timeout: float = 60.0) 
         time.sleep(0.2)
 
 
+def wait_worked(
+    bootstrap: str, app_id: str, src: str, partitions: set[int], worker: WorkerProcess
+) -> None:
+    """Until ``worker`` committed another 300 inputs of ``partitions`` (its own tasks)."""
+    admin = Admin(bootstrap)
+    start = admin.committed_offsets(app_id, src)
+    deadline = time.monotonic() + 60
+    while True:
+        now = admin.committed_offsets(app_id, src)
+        if sum(now.get(p, 0) - start.get(p, 0) for p in partitions) >= 300:
+            return
+        assert worker.alive(), worker.output()
+        assert time.monotonic() < deadline, f"no progress on {partitions}: {start} -> {now}"
+        time.sleep(0.1)
+
+
+def wait_written(
+    bootstrap: str, offsets: dict[tuple[str, int], int], writers: dict[str, WorkerProcess]
+) -> None:
+    """Until every changelog partition in ``offsets`` has committed records past the offset
+    given (``writers[changelog]`` is the worker writing them)."""
+    admin = Admin(bootstrap)
+    deadline = time.monotonic() + 60
+    for (store, p), offset in offsets.items():
+        changelog = next(t for t in writers if t.endswith(f"-{store}-changelog"))
+        while admin.end_offsets(changelog, committed_only=True)[p] <= offset:
+            assert writers[changelog].alive(), writers[changelog].output()
+            assert time.monotonic() < deadline, f"no writes to {changelog}[{p}] past {offset}"
+            time.sleep(0.1)
+
+
 def assignment(worker: WorkerProcess) -> set[int] | None:
     """The partitions of the worker's last "assigned" log line, or None before the first."""
     current = None
@@ -255,7 +286,7 @@ def test_state_is_correct_after_every_task_move(
     check_state(bootstrap, app_id, src, out)
     notes = []
     for move in (1, 2):
-        time.sleep(3)  # b works on its tasks for a while
+        wait_worked(bootstrap, app_id, src, b_tasks, b)  # b works on its tasks for a while
 
         # b leaves: its tasks move to a, which restores them from the changelog
         a_restores = len(restored(a))
@@ -272,7 +303,7 @@ def test_state_is_correct_after_every_task_move(
 
         # b comes back on its kept state: the tasks move back; b replays only a's writes
         offsets = recorded_offsets(tmp_path / "b" / app_id, b_tasks)
-        time.sleep(2)
+        wait_written(bootstrap, offsets, {t: a for t in changelogs})  # a's writes to replay
         before = {t: admin.end_offsets(t, committed_only=True) for t in changelogs}
         b = start("b", move)
         wait_assigned({"a": a, "b": b}, {"a": None, "b": b_tasks})
