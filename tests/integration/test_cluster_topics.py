@@ -15,7 +15,8 @@ from streamlet import serde
 from streamlet.errors import ConfigError, StreamletError
 from streamlet.kafka.admin import Admin
 
-pytestmark = pytest.mark.integration
+# one xdist worker runs every test of the 3-node cluster (its fixture starts it once)
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("cluster")]
 
 
 def _counting_app(cluster: Cluster, tag: str, state: Path, **kwargs: int) -> sl.App:
