@@ -204,6 +204,15 @@ class TopologyBuilder:
             [topic], key_serde, value_serde, name=f"{name}-repartition-source", internal=True
         )
 
+    def add_internal_topic(self, name: str, kind: str) -> str:
+        """``<app>-<name>-<kind>``, an exchange topic between sub-topologies that the app
+        creates and purges like a repartition topic (its partition count is derived)."""
+        topic = self.internal_topic_name(name, kind)
+        if topic in self._internal:
+            raise TopologyError(f"internal topic {topic!r} is declared twice")
+        self._internal[topic] = InternalTopic(topic, "repartition", None, _REPARTITION_CONFIG)
+        return topic
+
     def build(self) -> Topology:
         return build_topology(
             self.application_id, self._nodes, self._stores, self._internal, self._globals
