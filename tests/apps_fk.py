@@ -31,7 +31,9 @@ def fk_join() -> sl.App:
     """Orders (IN: key order id, value ``{"customer": id | None, "n": int}``) inner-joined
     by foreign key with customers (RIGHT: key customer id, value a name) -> OUT."""
     app = _app()
-    orders = app.table(os.environ["IN"], name="orders", key_serde=serde.String())
+    orders = app.table(
+        os.environ["IN"], name="orders", key_serde=serde.String(), value_serde=serde.Json()
+    )
     customers = app.table(
         os.environ["RIGHT"], name="customers", key_serde=serde.String(), value_serde=serde.String()
     )
