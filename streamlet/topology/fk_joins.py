@@ -86,6 +86,7 @@ def join_foreign_key(
             left_value_serde=left_values,
             result_store=name,
             right_key_serde=right.key_serde,
+            subscription_topic=sub_topic,
             sink=sink,
             resolver=resolver,
         )

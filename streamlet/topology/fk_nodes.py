@@ -39,6 +39,7 @@ class FkSubscriptionSendNode(ProcessorNode):
     left_value_serde: Serde[Any]  # the left rows' serde: their bytes are hashed
     result_store: str
     right_key_serde: Serde[Any]  # the foreign keys' serde, to compare old and new as bytes
+    subscription_topic: str  # what the foreign keys are serialized for
     sink: str
     resolver: str
 

@@ -121,6 +121,7 @@ def test_fk_join_converges_exactly_after_sigkills(
         commit_ms=1000,
         config=FAST_GROUP,
         RIGHT=customers,
+        STATIC="1",  # a restarted worker takes its tasks back without a session timeout
     )
     feeder = TablesFeeder(bootstrap, orders, customers, rate=150)
     feeder.start()

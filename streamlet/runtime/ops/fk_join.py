@@ -78,7 +78,8 @@ def compile_fk_send(
             raise user_error(exc, n.name, extractor) from exc
 
     def same(a: Any, b: Any) -> bool:  # as bytes: that is how the right side keys rows
-        return fk_serde.serialize(n.name, a) == fk_serde.serialize(n.name, b)
+        topic = n.subscription_topic
+        return fk_serde.serialize(topic, a) == fk_serde.serialize(topic, b)
 
     def subscribe(r: Record, fk: Any, h: bytes | None, instruction: Instruction) -> None:
         sub = Subscription(r.key, h, instruction, r.partition or 0)

@@ -507,3 +507,27 @@ def test_right_delete_overtaking_a_left_update_still_retracts_the_inner_result()
         while driver.queues():
             driver.deliver(0)
         assert driver.store("j").get("k1") is None
+
+
+def test_self_join_by_foreign_key() -> None:
+    """A table joined with itself (employees with their manager): both sides are one store
+    and one task, which reads the subscriptions and the answers too."""
+    app = sl.App("fk-self")
+    staff = app.table("staff", name="staff", key_serde=S, value_serde=J)
+    staff.left_join(
+        staff,
+        lambda e, m: [e["name"], None if m is None else m["name"]],
+        foreign_key=lambda e: e["boss"],
+        name="with-boss",
+    )
+    with TopologyTestDriver(app) as driver:
+        people = driver.input_topic("staff", S, J)
+        people.pipe("1", {"name": "ann", "boss": None})
+        people.pipe("2", {"name": "bo", "boss": "1"})
+        people.pipe("3", {"name": "cy", "boss": "2"})
+        people.pipe("1", {"name": "Ann", "boss": None})  # ann's reports see the new name
+        assert dict(driver.store("with-boss").all()) == {
+            "1": ["Ann", None],
+            "2": ["bo", "Ann"],
+            "3": ["cy", "bo"],
+        }
