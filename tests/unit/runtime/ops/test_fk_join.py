@@ -531,3 +531,24 @@ def test_self_join_by_foreign_key() -> None:
             "2": ["bo", "Ann"],
             "3": ["cy", "bo"],
         }
+
+
+def test_extractor_error_follows_the_dead_letter_policy() -> None:
+    """The left record whose foreign key cannot be extracted is dead-lettered with its
+    location; the other rows still join."""
+    errors = sl.ErrorPolicies(processing=sl.ErrorPolicy.DEAD_LETTER, dead_letter_topic="dlq")
+    app = sl.App("fk-dlq", errors=errors)
+    orders = app.table("orders", name="orders", key_serde=S, value_serde=J)
+    customers = app.table("customers", name="customers", key_serde=S, value_serde=S)
+    joined = orders.join(customers, lambda o, c: [o["n"], c], foreign_key=_bad_fk, name="j")
+    joined.to_stream().to("out", value_serde=J)
+    with TopologyTestDriver(app) as driver:
+        driver.input_topic("customers", S, S).pipe("c1", "ann")
+        driver.input_topic("orders", S, J).pipe_many(
+            [("o1", {"n": 1}), ("o2", {"customer": "c1", "n": 2})]
+        )
+        (dead,) = driver.output_topic("dlq", S, J).read_records()
+        assert (dead.key, dead.value) == ("o1", {"n": 1})
+        headers = dict(dead.headers)
+        assert headers["streamlet.source.topic"] == b"orders"
+        assert driver.output_topic("out", S, J).read_key_values() == [("o2", [2, "ann"])]
