@@ -57,6 +57,8 @@ def prepare_topics(
                     if t not in counts and t in topology.internal_topics:
                         counts[t] = sub_parts[sub.id]
         for topic, sub in writer.items():
+            if topology.internal_topics[topic].follows_readers:
+                continue  # sized like the topics read beside it, never by its writer
             if topic not in counts and sub.id in sub_parts:
                 counts[topic] = sub_parts[sub.id]
     for sub in topology.subtopologies:

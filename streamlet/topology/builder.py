@@ -204,6 +204,17 @@ class TopologyBuilder:
             [topic], key_serde, value_serde, name=f"{name}-repartition-source", internal=True
         )
 
+    def add_internal_topic(self, name: str, kind: str) -> str:
+        """``<app>-<name>-<kind>``, an exchange topic between sub-topologies that the app
+        creates and purges like a repartition topic, sized like the topics read beside it."""
+        topic = self.internal_topic_name(name, kind)
+        if topic in self._internal:
+            raise TopologyError(f"internal topic {topic!r} is declared twice")
+        self._internal[topic] = InternalTopic(
+            topic, "repartition", None, _REPARTITION_CONFIG, follows_readers=True
+        )
+        return topic
+
     def build(self) -> Topology:
         return build_topology(
             self.application_id, self._nodes, self._stores, self._internal, self._globals

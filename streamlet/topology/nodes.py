@@ -83,3 +83,6 @@ class InternalTopic:
     kind: str  # "repartition" | "changelog"
     partitions: int | None  # None: derived from the sub-topology that reads or writes it
     config: tuple[tuple[str, str], ...] = ()
+    # sized only like the topics its reader reads beside it (a foreign-key join's topics
+    # follow the table they are joined with), never like its writer's
+    follows_readers: bool = False

@@ -476,12 +476,14 @@ class Table:
         name: str | None,
         value_serde: Serde[Any] | None,
     ) -> Table:
-        from streamlet.topology import table_joins  # it builds on Stream and Table
+        from streamlet.topology import fk_joins, table_joins  # they build on Stream and Table
 
-        if foreign_key is not None:
-            raise TopologyError("foreign-key joins are not supported yet")
         if not isinstance(other, Table):
             raise TopologyError(f"a table joins another Table, not a {type(other).__name__}")
+        if foreign_key is not None:
+            return fk_joins.join_foreign_key(
+                self, other, joiner, JoinKind(kind), foreign_key, name, value_serde
+            )
         return table_joins.join_tables(self, other, joiner, JoinKind(kind), name, value_serde)
 
 

@@ -9,6 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from streamlet.runtime.ops.fk_join import (
+    compile_fk_receive,
+    compile_fk_resolve,
+    compile_fk_right_update,
+    compile_fk_send,
+)
 from streamlet.runtime.ops.global_join import compile_global_join
 from streamlet.runtime.ops.session_aggregate import compile_session_aggregate
 from streamlet.runtime.ops.sliding_aggregate import compile_sliding_aggregate
@@ -17,6 +23,12 @@ from streamlet.runtime.ops.stream_table_join import compile_stream_table_join
 from streamlet.runtime.ops.table_table_join import compile_table_table_join
 from streamlet.runtime.ops.window_aggregate import compile_window_aggregate
 from streamlet.runtime.userfn import Emit, TaskServices
+from streamlet.topology.fk_nodes import (
+    FkResponseResolveNode,
+    FkRightUpdateNode,
+    FkSubscriptionReceiveNode,
+    FkSubscriptionSendNode,
+)
 from streamlet.topology.global_nodes import GlobalJoinNode
 from streamlet.topology.join_nodes import StreamJoinNode, StreamTableJoinNode, TableTableJoinNode
 from streamlet.topology.window_nodes import (
@@ -36,4 +48,8 @@ COMPILERS: dict[type, Compiler] = {
     StreamTableJoinNode: compile_stream_table_join,
     TableTableJoinNode: compile_table_table_join,
     StreamJoinNode: compile_stream_join,
+    FkSubscriptionSendNode: compile_fk_send,
+    FkSubscriptionReceiveNode: compile_fk_receive,
+    FkRightUpdateNode: compile_fk_right_update,
+    FkResponseResolveNode: compile_fk_resolve,
 }

@@ -88,11 +88,19 @@ def test_stream_join_with_a_non_joinable_is_a_topology_error() -> None:
         stream.join(42, _pairing, name="x")  # type: ignore[arg-type]
 
 
-def test_table_foreign_key_join_is_not_supported_yet() -> None:
+def test_table_foreign_key_join_is_two_subtopologies_linked_by_two_internal_topics() -> None:
     app, _, table = _pair()
     other = app.table("groups", name="groups", key_serde=S, value_serde=S)
-    with pytest.raises(TopologyError, match="foreign-key joins are not supported yet"):
-        table.join(other, _pairing, foreign_key=lambda v: v, name="fk")
+    table.join(other, _pairing, foreign_key=lambda v: v, name="fk")
+    topology = app.topology()
+    registration = f"{app.application_id}-fk-subscription-registration-topic"
+    response = f"{app.application_id}-fk-subscription-response-topic"
+    assert {registration, response} <= set(topology.internal_topics)
+    readers = topology.subtopology_of_topic()
+    # the right table's task reads the subscriptions; the left table's reads the answers
+    assert readers[registration] is readers["groups"]
+    assert readers[response] is not readers["groups"]
+    assert "fk-subscription-store" in readers["groups"].stores
 
 
 def test_table_table_join_needs_a_name() -> None:
