@@ -39,6 +39,7 @@ class App:
         default_value_serde: Serde[Any] | None = None,
         metrics_port: int | None = None,
         replication_factor: int = -1,
+        cache_max_bytes: int = 0,
     ) -> None:
         self.config = AppConfig(
             application_id=application_id,
@@ -52,6 +53,7 @@ class App:
             repartition_purge_interval_ms=repartition_purge_interval_ms,
             metrics_port=metrics_port,
             replication_factor=replication_factor,
+            cache_max_bytes=cache_max_bytes,
         )
         # serdes for keys and values no operation declared (JSON unless given, as Kafka
         # Streams' default.key.serde / default.value.serde)

@@ -63,6 +63,10 @@ class AppConfig:
     # replicas of the internal topics (changelogs, repartition, dead-letter) streamlet creates;
     # -1 = the broker's default.replication.factor, as Kafka Streams' replication.factor
     replication_factor: int = -1
+    # the record cache of each worker, shared by its tasks' aggregations and tables: updates
+    # coalesce per key and only the newest is forwarded, at commit or on eviction; 0 forwards
+    # every update at once (see docs/record-cache.md for why that is the default)
+    cache_max_bytes: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.application_id, str) or not TOPIC_NAME_PART.fullmatch(
@@ -102,6 +106,12 @@ class AppConfig:
                 "replication_factor must be -1 (the broker's default.replication.factor) "
                 f"or >= 1, not {self.replication_factor!r}"
             )
+        if (
+            not isinstance(self.cache_max_bytes, int)
+            or isinstance(self.cache_max_bytes, bool)
+            or self.cache_max_bytes < 0
+        ):
+            raise ConfigError(f"cache_max_bytes must be >= 0, not {self.cache_max_bytes!r}")
         if self.exactly_once:
             timeout = int(self.client_config.get("transaction.timeout.ms", 10_000))
             if self.commit_interval_s * 1000 >= timeout:

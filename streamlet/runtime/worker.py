@@ -43,6 +43,7 @@ from streamlet.runtime.stall import StallWatch, stall_threshold_s
 from streamlet.runtime.stores import open_store_partitions, task_stores
 from streamlet.runtime.task import Task
 from streamlet.runtime.topics import prepare_topics
+from streamlet.state.cache import CacheBudget
 from streamlet.topology.topology import SubTopology, Topology
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class Worker:
         self.skipped = 0  # records skipped or dead-lettered by an error policy
         self.ready = threading.Event()
         self._metrics = WorkerMetrics()
+        self._cache = CacheBudget(cfg.cache_max_bytes)  # shared by every task's record caches
 
     def stop(self) -> None:
         """Ask the loop to finish its batch, commit, leave the group and return."""
@@ -429,6 +431,7 @@ class Worker:
                 self.cfg.dead_letter_topic,
                 self.request_commit,
                 global_stores=self._globals.views,
+                cache=self._cache,
             )
             self._tasks[task_id].on_policy = self._metrics.policy_applied
 

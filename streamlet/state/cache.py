@@ -1,0 +1,146 @@
+"""The record cache (Kafka Streams' ``statestore.cache.max.bytes``): an aggregation's or a
+table's latest value per key, held between commits so that only the newest update of each
+key is written to its store and forwarded downstream.
+
+A ``RecordCache`` belongs to one node of one task; every cache of a worker shares one
+``CacheBudget``. An entry is *dirty* from its first update after a flush until the next
+flush; it remembers the value as of the last flush (``old``) so that the flush forwards
+``Change(old, newest)``. A cache flushes all its dirty entries when the task commits (before
+the changelog records are produced, so the forwarded records join the same transaction) and
+evicts its least recently used entries, flushing the dirty ones, whenever a write takes the
+worker over its budget. Clean entries stay for reads until evicted. An aborted transaction
+``discard()``s everything: dirty entries were never committed.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Hashable
+from typing import Any
+
+# what an entry costs besides its key and value (the entry, its slot in the dict); the
+# budget counts shallow Python object sizes, an estimate, not serialized bytes
+_ENTRY_OVERHEAD = 120
+
+Flush = Callable[[Any, Any, Any, Any], None]
+"""``(key, old, new, record)``: write ``new`` to the store and forward ``Change(old, new)``
+with the timestamp and headers of ``record``, the key's latest input."""
+
+
+class CacheBudget:
+    """The bytes one worker's record caches may hold together."""
+
+    def __init__(self, max_bytes: int) -> None:
+        if max_bytes < 0:
+            raise ValueError(f"a cache budget must be >= 0 bytes, not {max_bytes}")
+        self.max_bytes = max_bytes
+        self.used = 0
+
+    def __repr__(self) -> str:
+        return f"CacheBudget(used={self.used}, max_bytes={self.max_bytes})"
+
+
+class _Entry:
+    __slots__ = ("dirty", "new", "old", "record", "size")
+
+    def __init__(self, old: Any, new: Any, record: Any, size: int) -> None:
+        self.old = old
+        self.new = new
+        self.record = record
+        self.size = size
+        self.dirty = True
+
+
+_MISSING: Any = object()
+
+
+class RecordCache:
+    """One node's cache in one task; ``flush`` writes the store and forwards."""
+
+    def __init__(self, name: str, budget: CacheBudget, flush: Flush) -> None:
+        self.name = name
+        self._budget = budget
+        self._flush = flush
+        # insertion order is recency order: a touched entry is moved to the end
+        self._entries: dict[Hashable, _Entry] = {}
+        self._dirty = 0
+
+    def __repr__(self) -> str:
+        return f"RecordCache({self.name!r}, entries={len(self._entries)}, dirty={self._dirty})"
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def dirty(self) -> bool:
+        """Whether any entry holds an update not yet forwarded."""
+        return self._dirty > 0
+
+    def get(self, key: Hashable) -> Any:
+        """The cached newest value of ``key`` (None: deleted), or ``MISSING`` if not cached."""
+        entry = self._entries.get(key)
+        return _MISSING if entry is None else entry.new
+
+    def put(self, key: Hashable, old: Any, new: Any, record: Any) -> None:
+        """Record ``new`` as the newest value of ``key``; ``old`` is its value before this
+        update (the cached one, or the store's when ``key`` was not cached)."""
+        entries = self._entries
+        entry = entries.pop(key, None)
+        budget = self._budget
+        if entry is None:
+            size = _ENTRY_OVERHEAD + sys.getsizeof(key) + sys.getsizeof(new)
+            entry = _Entry(old, new, record, size)
+            self._dirty += 1
+            budget.used += size
+        else:
+            size = _ENTRY_OVERHEAD + sys.getsizeof(key) + sys.getsizeof(new)
+            budget.used += size - entry.size
+            entry.size = size
+            if not entry.dirty:  # the first update since the last flush: remember its base
+                entry.old = old
+                entry.dirty = True
+                self._dirty += 1
+            entry.new = new
+            entry.record = record
+        entries[key] = entry
+        if budget.used > budget.max_bytes:
+            self._evict()
+
+    def flush(self) -> None:
+        """Forward every dirty entry, least recently used first; they stay cached, clean."""
+        if not self._dirty:
+            return
+        flush = self._flush
+        # a snapshot: forwarding may reach this cache again (a loop through a repartition
+        # topic does not, but a processor reading the table could)
+        for key, entry in list(self._entries.items()):
+            if entry.dirty:
+                entry.dirty = False
+                self._dirty -= 1
+                flush(key, entry.old, entry.new, entry.record)
+                entry.old = entry.new
+                entry.record = None  # the record is forwarded; let it go
+
+    def discard(self) -> None:
+        """Drop every entry (the transaction that wrote the dirty ones aborted)."""
+        self._budget.used -= sum(entry.size for entry in self._entries.values())
+        self._entries = {}
+        self._dirty = 0
+
+    def _evict(self) -> None:
+        """Evict least recently used entries until the worker is within its budget or this
+        cache is empty, forwarding the dirty ones (as Kafka Streams' named caches do)."""
+        budget = self._budget
+        entries = self._entries
+        while budget.used > budget.max_bytes and entries:
+            key = next(iter(entries))
+            entry = entries.pop(key)
+            budget.used -= entry.size
+            if entry.dirty:
+                entry.dirty = False
+                self._dirty -= 1
+                self._flush(key, entry.old, entry.new, entry.record)
+
+
+MISSING: Any = _MISSING
+"""What ``RecordCache.get`` returns for a key it does not hold."""
