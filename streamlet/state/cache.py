@@ -41,13 +41,14 @@ class CacheBudget:
 
 
 class _Entry:
-    __slots__ = ("dirty", "new", "old", "record", "size")
+    __slots__ = ("dirty", "new", "old", "record", "size", "value_size")
 
-    def __init__(self, old: Any, new: Any, record: Any, size: int) -> None:
+    def __init__(self, old: Any, new: Any, record: Any, size: int, value_size: int) -> None:
         self.old = old
         self.new = new
         self.record = record
-        self.size = size
+        self.size = size  # all it costs the budget
+        self.value_size = value_size  # of which ``new``
         self.dirty = True
 
 
@@ -63,10 +64,12 @@ class RecordCache:
         self._flush = flush
         # insertion order is recency order: a touched entry is moved to the end
         self._entries: dict[Hashable, _Entry] = {}
-        self._dirty = 0
+        # the keys with unforwarded updates, apart: a commit flushes them without walking
+        # the clean entries, which are most of a warm cache
+        self._dirty: dict[Hashable, None] = {}
 
     def __repr__(self) -> str:
-        return f"RecordCache({self.name!r}, entries={len(self._entries)}, dirty={self._dirty})"
+        return f"RecordCache({self.name!r}, entries={len(self._entries)}, dirty={len(self._dirty)})"
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -74,7 +77,7 @@ class RecordCache:
     @property
     def dirty(self) -> bool:
         """Whether any entry holds an update not yet forwarded."""
-        return self._dirty > 0
+        return bool(self._dirty)
 
     def get(self, key: Hashable) -> Any:
         """The cached newest value of ``key`` (None: deleted), or ``MISSING`` if not cached."""
@@ -87,19 +90,21 @@ class RecordCache:
         entries = self._entries
         entry = entries.pop(key, None)
         budget = self._budget
+        value_size = sys.getsizeof(new)
         if entry is None:
-            size = _ENTRY_OVERHEAD + sys.getsizeof(key) + sys.getsizeof(new)
-            entry = _Entry(old, new, record, size)
-            self._dirty += 1
+            size = _ENTRY_OVERHEAD + sys.getsizeof(key) + value_size
+            entry = _Entry(old, new, record, size, value_size)
+            self._dirty[key] = None
             budget.used += size
         else:
-            size = _ENTRY_OVERHEAD + sys.getsizeof(key) + sys.getsizeof(new)
-            budget.used += size - entry.size
-            entry.size = size
+            grown = value_size - entry.value_size
+            entry.size += grown
+            entry.value_size = value_size
+            budget.used += grown
             if not entry.dirty:  # the first update since the last flush: remember its base
                 entry.old = old
                 entry.dirty = True
-                self._dirty += 1
+                self._dirty[key] = None
             entry.new = new
             entry.record = record
         entries[key] = entry
@@ -107,25 +112,28 @@ class RecordCache:
             self._evict()
 
     def flush(self) -> None:
-        """Forward every dirty entry, least recently used first; they stay cached, clean."""
-        if not self._dirty:
+        """Forward every dirty entry, in the order they became dirty; they stay cached,
+        clean."""
+        dirty = self._dirty
+        if not dirty:
             return
+        self._dirty = {}
+        entries = self._entries
         flush = self._flush
-        # a snapshot: forwarding may reach this cache again (a loop through a repartition
-        # topic does not, but a processor reading the table could)
-        for key, entry in list(self._entries.items()):
-            if entry.dirty:
-                entry.dirty = False
-                self._dirty -= 1
-                flush(key, entry.old, entry.new, entry.record)
-                entry.old = entry.new
-                entry.record = None  # the record is forwarded; let it go
+        for key in dirty:
+            entry = entries.get(key)
+            if entry is None or not entry.dirty:  # evicted (and forwarded) meanwhile
+                continue
+            entry.dirty = False
+            flush(key, entry.old, entry.new, entry.record)
+            entry.old = entry.new
+            entry.record = None  # the record is forwarded; let it go
 
     def discard(self) -> None:
         """Drop every entry (the transaction that wrote the dirty ones aborted)."""
         self._budget.used -= sum(entry.size for entry in self._entries.values())
         self._entries = {}
-        self._dirty = 0
+        self._dirty = {}
 
     def _evict(self) -> None:
         """Evict least recently used entries until the worker is within its budget or this
@@ -138,7 +146,7 @@ class RecordCache:
             budget.used -= entry.size
             if entry.dirty:
                 entry.dirty = False
-                self._dirty -= 1
+                self._dirty.pop(key, None)
                 self._flush(key, entry.old, entry.new, entry.record)
 
 
