@@ -39,23 +39,24 @@ _Write = Callable[[Record, Any, Any], None]
 
 
 def _rows(n: ProcessorNode, out: Emit, task: TaskServices) -> tuple[_Read, _Write]:
-    """``(read(key), write(record, old, new))`` of a node's table rows. Without a record
-    cache a write goes to the store and forwards ``Change(old, new)`` at once; with one it
-    is held there, and the cache writes the store and forwards the key's newest value when it
-    flushes (commit) or evicts it. Keys that cannot be hashed bypass the cache."""
+    """``(read(key), write(record, old, new))`` of a node's table rows. A write goes to the
+    store at once (joins and processors read the store: they must see the newest value), and
+    forwards ``Change(old, new)`` at once too without a record cache; with one, the newest
+    value of each key waits there, forwarded when the cache flushes (commit) or evicts it,
+    and reads of this node come from it without deserializing. Keys that cannot be hashed
+    bypass the cache."""
     store = task.store(n.stores[0])
 
     def forward(key: Any, old: Any, new: Any, record: Record) -> None:
         if old is None and new is None:  # created and deleted between two flushes
             return
-        store.put(key, new)  # None deletes
         out(_with(record, Change(old, new)))
 
     cache = task.record_cache(n.name, forward)
     if cache is None:
 
         def write_through(r: Record, old: Any, new: Any) -> None:
-            store.put(r.key, new)
+            store.put(r.key, new)  # None deletes
             out(_with(r, Change(old, new)))
 
         return store.get, write_through
@@ -69,6 +70,7 @@ def _rows(n: ProcessorNode, out: Emit, task: TaskServices) -> tuple[_Read, _Writ
 
     def write(r: Record, old: Any, new: Any) -> None:
         key = r.key
+        store.put(key, new)
         try:
             hash(key)
         except TypeError:

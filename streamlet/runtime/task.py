@@ -268,8 +268,8 @@ class Task:
 
     # -- state --------------------------------------------------------------------------
     def flush_caches(self) -> None:
-        """Forward the newest update of every key the record caches hold (writing it to the
-        stores). A flush can dirty a cache downstream in this task, so repeat until clean."""
+        """Forward the newest update of every key the record caches hold. A flush can dirty a
+        cache downstream in this task, so repeat until all are clean."""
         caches = self._caches
         while self.has_dirty_cache():
             for cache in caches:

@@ -1,6 +1,6 @@
 """The record cache (Kafka Streams' ``statestore.cache.max.bytes``): an aggregation's or a
 table's latest value per key, held between commits so that only the newest update of each
-key is written to its store and forwarded downstream.
+key is forwarded downstream (its store, written through, coalesces the changelog itself).
 
 A ``RecordCache`` belongs to one node of one task; every cache of a worker shares one
 ``CacheBudget``. An entry is *dirty* from its first update after a flush until the next
@@ -23,8 +23,8 @@ from typing import Any
 _ENTRY_OVERHEAD = 120
 
 Flush = Callable[[Any, Any, Any, Any], None]
-"""``(key, old, new, record)``: write ``new`` to the store and forward ``Change(old, new)``
-with the timestamp and headers of ``record``, the key's latest input."""
+"""``(key, old, new, record)``: forward ``Change(old, new)`` with the timestamp and headers
+of ``record``, the key's latest input."""
 
 
 class CacheBudget:
@@ -56,7 +56,7 @@ _MISSING: Any = object()
 
 
 class RecordCache:
-    """One node's cache in one task; ``flush`` writes the store and forwards."""
+    """One node's cache in one task; ``flush`` forwards."""
 
     def __init__(self, name: str, budget: CacheBudget, flush: Flush) -> None:
         self.name = name

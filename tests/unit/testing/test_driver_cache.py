@@ -88,3 +88,20 @@ def test_table_regroup_within_same_group_with_cache_forwards_one_change() -> Non
 
     assert run(0) == [("eu", 1), ("eu", 0), ("eu", 1), ("eu", 0), ("us", 1)]
     assert run(1 << 20) == [("eu", 1), ("eu", 1), ("eu", 0), ("us", 1)]
+
+
+def test_store_read_by_another_processor_sees_cached_newest_value() -> None:
+    """A join or a processor reading a cached node's store reads the newest value, not the
+    one forwarded last (Kafka Streams reads through its cache too)."""
+    app = sl.App("reads", cache_max_bytes=1 << 20)
+    words = app.stream("in", S, J)
+    words.flat_map_values(lambda v: [v, v]).group_by_key().count(name="counts")
+
+    def read(record: sl.Record, ctx: Any) -> None:
+        ctx.forward(record.with_value(ctx.store("counts").get(record.key)))
+
+    words.process(read, stores=["counts"]).to("seen", value_serde=I64)
+    with TopologyTestDriver(app) as driver:
+        driver.input_topic("in", S, J).pipe("a", 1)
+        driver.input_topic("in", S, J).pipe("a", 1)
+        assert driver.output_topic("seen", S, I64).read_values() == [2, 4]
