@@ -270,9 +270,11 @@ class Task:
     def flush_caches(self) -> None:
         """Forward the newest update of every key the record caches hold. A flush can dirty a
         cache downstream in this task, so repeat until all are clean."""
-        caches = self._caches
+        # caches are created as their nodes compile, downstream first: flushing upstream
+        # first lets a downstream cache coalesce what the upstream flush sends it
+        upstream_first = self._caches[::-1]
         while self.has_dirty_cache():
-            for cache in caches:
+            for cache in upstream_first:
                 cache.flush()
 
     def has_dirty_cache(self) -> bool:
