@@ -40,6 +40,7 @@ class App:
         metrics_port: int | None = None,
         replication_factor: int = -1,
         max_task_idle_ms: int = 0,
+        cache_max_bytes: int = 0,
     ) -> None:
         self.config = AppConfig(
             application_id=application_id,
@@ -54,6 +55,7 @@ class App:
             metrics_port=metrics_port,
             replication_factor=replication_factor,
             max_task_idle_ms=max_task_idle_ms,
+            cache_max_bytes=cache_max_bytes,
         )
         # serdes for keys and values no operation declared (JSON unless given, as Kafka
         # Streams' default.key.serde / default.value.serde)

@@ -68,6 +68,10 @@ class AppConfig:
     # waits; 0 waits only while the partition has records on the broker not yet fetched; > 0
     # also waits up to that long for new records once it has caught up
     max_task_idle_ms: int = 0
+    # the record cache of each worker, shared by its tasks' aggregations and tables: updates
+    # coalesce per key and only the newest is forwarded, at commit or on eviction; 0 forwards
+    # every update at once (see docs/record-cache.md for why that is the default)
+    cache_max_bytes: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.application_id, str) or not TOPIC_NAME_PART.fullmatch(
@@ -117,6 +121,12 @@ class AppConfig:
                 "(wait only for records already on the broker) or a wait in ms > 0, "
                 f"not {self.max_task_idle_ms!r}"
             )
+        if (
+            not isinstance(self.cache_max_bytes, int)
+            or isinstance(self.cache_max_bytes, bool)
+            or self.cache_max_bytes < 0
+        ):
+            raise ConfigError(f"cache_max_bytes must be >= 0, not {self.cache_max_bytes!r}")
         if self.exactly_once:
             timeout = int(self.client_config.get("transaction.timeout.ms", 10_000))
             if self.commit_interval_s * 1000 >= timeout:

@@ -34,6 +34,8 @@ def _app() -> sl.App:
         state_dir=os.environ["STATE_DIR"],
         config=config,
         static_membership=os.environ.get("STATIC") == "1",
+        # the tests that count every update need each one forwarded: 0 unless a test says
+        cache_max_bytes=int(os.environ.get("CACHE_BYTES", "0")),
     )
 
 

@@ -8,6 +8,7 @@ The factories ``w1``, ``w2`` and ``w3`` build one workload regardless of ``BENCH
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from typing import Any
 
@@ -28,6 +29,8 @@ def build(spec: EngineSpec) -> sl.App:
         processing_guarantee=_GUARANTEES[spec.guarantee],
         commit_interval_ms=spec.commit_interval_ms,
         state_dir=spec.state_dir,
+        # the record cache (App(cache_max_bytes=)): BENCH_STREAMLET_CACHE_BYTES, else off
+        cache_max_bytes=int(os.environ.get("BENCH_STREAMLET_CACHE_BYTES", "0")),
     )
     mark = FirstInputMarker(spec.marker_path)
     records = app.stream(spec.input_topic, key_serde=serde.String(), value_serde=serde.Json())

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from streamlet.record import Record
 from streamlet.runtime.dropped import DroppedRecords
 from streamlet.runtime.userfn import Emit, TaskServices, user_error
+from streamlet.state.cache import MISSING
 from streamlet.topology.nodes import ProcessorNode
 
 CHANGE_HEADER = "streamlet.change"
@@ -33,16 +34,63 @@ def _with(r: Record, value: Any) -> Record:
     return Record(r.key, value, r.timestamp, r.headers, r.topic, r.partition, r.offset)
 
 
+_Read = Callable[[Any], Any]
+_Write = Callable[[Record, Any, Any], None]
+
+
+def _rows(n: ProcessorNode, out: Emit, task: TaskServices) -> tuple[_Read, _Write]:
+    """``(read(key), write(record, old, new))`` of a node's table rows. A write goes to the
+    store at once (joins and processors read the store: they must see the newest value), and
+    forwards ``Change(old, new)`` at once too without a record cache; with one, the newest
+    value of each key waits there, forwarded when the cache flushes (commit) or evicts it,
+    and reads of this node come from it without deserializing. Keys that cannot be hashed
+    bypass the cache."""
+    store = task.store(n.stores[0])
+
+    def forward(key: Any, old: Any, new: Any, record: Record) -> None:
+        if old is None and new is None:  # created and deleted between two flushes
+            return
+        out(_with(record, Change(old, new)))
+
+    cache = task.record_cache(n.name, forward)
+    if cache is None:
+
+        def write_through(r: Record, old: Any, new: Any) -> None:
+            store.put(r.key, new)  # None deletes
+            out(_with(r, Change(old, new)))
+
+        return store.get, write_through
+
+    def read(key: Any) -> Any:
+        try:
+            value = cache.get(key)
+        except TypeError:  # unhashable: never cached
+            return store.get(key)
+        return store.get(key) if value is MISSING else value
+
+    def write(r: Record, old: Any, new: Any) -> None:
+        key = r.key
+        store.put(key, new)
+        try:
+            hash(key)
+        except TypeError:
+            forward(key, old, new, r)
+            return
+        cache.put(key, old, new, r)
+
+    return read, write
+
+
 def _aggregate(n: ProcessorNode, out: Emit, _k: dict[str, Emit], task: TaskServices) -> Emit:
     """Stream aggregation: ``aggregator(key, value, agg)`` or, for reduce, ``fn(agg, value)``."""
-    store = task.store(n.stores[0])
+    read, write = _rows(n, out, task)
     initializer, aggregator = n.fn
 
     def emit(r: Record) -> None:
         key = r.key
         if key is None:  # Kafka Streams drops null keys from aggregations too
             return
-        old = store.get(key)
+        old = read(key)
         try:
             if initializer is None:
                 new = r.value if old is None else aggregator(old, r.value)
@@ -50,8 +98,7 @@ def _aggregate(n: ProcessorNode, out: Emit, _k: dict[str, Emit], task: TaskServi
                 new = aggregator(key, r.value, initializer() if old is None else old)
         except Exception as exc:
             raise user_error(exc, n.name, aggregator) from exc
-        store.put(key, new)
-        out(_with(r, Change(old, new)))
+        write(r, old, new)
 
     return emit
 
@@ -59,21 +106,17 @@ def _aggregate(n: ProcessorNode, out: Emit, _k: dict[str, Emit], task: TaskServi
 def _table_source(n: ProcessorNode, out: Emit, _k: dict[str, Emit], task: TaskServices) -> Emit:
     """Materialize a stream as a table: the latest value per key; a None value deletes. A
     record with a None key can be no row: dropped and counted, as in Kafka Streams."""
-    store = task.store(n.stores[0])
+    read, write = _rows(n, out, task)
     dropped = DroppedRecords(task, n.name)
 
     def emit(r: Record) -> None:
         if r.key is None:
             dropped.drop(r, "table_null_key")
             return
-        old = store.get(r.key)
-        if r.value is None:
-            if old is None:
-                return
-            store.delete(r.key)
-        else:
-            store.put(r.key, r.value)
-        out(_with(r, Change(old, r.value)))
+        old = read(r.key)
+        if r.value is None and old is None:
+            return
+        write(r, old, r.value)
 
     return emit
 
@@ -144,7 +187,7 @@ def _table_group_by(n: ProcessorNode, out: Emit, _k: dict[str, Emit], _t: TaskSe
 
 def _table_aggregate(n: ProcessorNode, out: Emit, _k: dict[str, Emit], task: TaskServices) -> Emit:
     """``adder(key, value, agg)`` / ``subtractor(key, value, agg)`` by the change header."""
-    store = task.store(n.stores[0])
+    read, write = _rows(n, out, task)
     initializer, adder, subtractor = n.fn
 
     def emit(r: Record) -> None:
@@ -158,17 +201,15 @@ def _table_aggregate(n: ProcessorNode, out: Emit, _k: dict[str, Emit], task: Tas
                 subtract = value == b"-"
             else:
                 headers.append((name, value))
-        old = store.get(key)
+        old = read(key)
         fn: Callable[..., Any] = subtractor if subtract else adder
         try:
             new = fn(key, r.value, initializer() if old is None else old)
         except Exception as exc:
             raise user_error(exc, n.name, fn) from exc
-        store.put(key, new)
-        out(
-            Record(
-                key, Change(old, new), r.timestamp, tuple(headers), r.topic, r.partition, r.offset
-            )
+        # the change header is this node's input, not its output
+        write(
+            Record(key, None, r.timestamp, tuple(headers), r.topic, r.partition, r.offset), old, new
         )
 
     return emit

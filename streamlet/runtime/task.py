@@ -22,6 +22,7 @@ from streamlet.runtime.compile import compile_subtopology
 from streamlet.runtime.partition_group import PartitionGroup
 from streamlet.runtime.userfn import Emit, Produce, user_error
 from streamlet.state.buffered import BufferedStore
+from streamlet.state.cache import CacheBudget, Flush, RecordCache
 from streamlet.state.join import JoinBufferStore, OuterJoinStore
 from streamlet.state.session import SessionStore
 from streamlet.state.sliding import SlidingStore
@@ -86,6 +87,7 @@ class Task:
         request_commit: Callable[[], None],
         clock: Callable[[], int] | None = None,
         global_stores: Mapping[str, Any] | None = None,
+        cache: CacheBudget | None = None,
     ) -> None:
         self.clock: Callable[[], int] = clock or wall_clock_ms
         self.partition = partition
@@ -108,6 +110,8 @@ class Task:
         self._stream_punctuators: list[_Punctuator] = []
         self._wall_punctuators: list[_Punctuator] = []
         self._closers: list[Callable[[], None]] = []
+        self._cache_budget = cache if cache is not None and cache.max_bytes > 0 else None
+        self._caches: list[RecordCache] = []  # the record caches of this task's nodes
         emits = compile_subtopology(sub, self)
         # one lookup per record: the source node, its bound deserializers (None: raw bytes)
         # and its compiled chain
@@ -142,6 +146,13 @@ class Task:
             return self._global_stores[name]
         except KeyError:
             raise TopologyError(f"task {self.task_id} has no global store {name!r}") from None
+
+    def record_cache(self, node: str, flush: Flush) -> RecordCache | None:
+        if self._cache_budget is None:
+            return None
+        cache = RecordCache(f"{self.task_id}/{node}", self._cache_budget, flush)
+        self._caches.append(cache)
+        return cache
 
     def node_context(self, node: ProcessorNode, children: dict[str, Emit]) -> NodeContext:
         return NodeContext(self, node, children)
@@ -280,9 +291,24 @@ class Task:
                     raise user_error(exc, p.node, p.callback) from exc
 
     # -- state --------------------------------------------------------------------------
+    def flush_caches(self) -> None:
+        """Forward the newest update of every key the record caches hold. A flush can dirty a
+        cache downstream in this task, so repeat until all are clean."""
+        # caches are created as their nodes compile, downstream first: flushing upstream
+        # first lets a downstream cache coalesce what the upstream flush sends it
+        upstream_first = self._caches[::-1]
+        while self.has_dirty_cache():
+            for cache in upstream_first:
+                cache.flush()
+
+    def has_dirty_cache(self) -> bool:
+        return any(cache.dirty for cache in self._caches)
+
     def produce_changelogs(self, timestamp: int) -> list[str]:
-        """Step 2: every pending store write (one per key) to its changelog; returns the
-        changelog topics written."""
+        """Step 2: flush the record caches (their output joins this transaction), then every
+        pending store write (one per key) to its changelog; returns the changelog topics
+        written."""
+        self.flush_caches()
         written: list[str] = []
         for ts in self.stores.values():
             changelog = ts.spec.changelog
@@ -293,8 +319,10 @@ class Task:
         return written
 
     def has_pending_writes(self) -> bool:
-        """Whether any store holds writes not yet committed."""
-        return any(ts.buffered.has_pending() for ts in self.stores.values())
+        """Whether any store or record cache holds writes not yet committed."""
+        return self.has_dirty_cache() or any(
+            ts.buffered.has_pending() for ts in self.stores.values()
+        )
 
     def flush_stores(self, end_offset: Callable[[str, int], int | None]) -> None:
         """Step 5: the committed writes go to disk with the changelog offset they reflect,
@@ -308,6 +336,8 @@ class Task:
 
     def discard(self) -> None:
         self._skipped_pending = 0
+        for cache in self._caches:
+            cache.discard()
         for ts in self.stores.values():
             ts.buffered.discard()
 
@@ -318,6 +348,8 @@ class Task:
                 closer()
             except Exception:
                 log.exception("close() of a processor in task %s failed", self.task_id)
+        for cache in self._caches:  # give the worker's budget back
+            cache.discard()
         for ts in self.stores.values():
             ts.buffered.close()
 

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from streamlet.errors import ProcessingError
 from streamlet.record import Record
+from streamlet.state.cache import Flush, RecordCache
 from streamlet.topology.nodes import ProcessorNode
 
 Emit = Callable[[Record], None]
@@ -30,6 +31,10 @@ class TaskServices(Protocol):
     def global_store(self, name: str) -> Any: ...
 
     def node_context(self, node: ProcessorNode, children: dict[str, Emit]) -> Any: ...
+
+    def record_cache(self, node: str, flush: Flush) -> RecordCache | None:
+        """The node's record cache (None: the worker has none; forward every update)."""
+        ...
 
 
 def describe_function(fn: Any) -> tuple[str, int | None, str]:

@@ -45,6 +45,7 @@ from streamlet.runtime.stall import StallWatch, stall_threshold_s
 from streamlet.runtime.stores import open_store_partitions, task_stores
 from streamlet.runtime.task import Task
 from streamlet.runtime.topics import prepare_topics
+from streamlet.state.cache import CacheBudget
 from streamlet.topology.topology import SubTopology, Topology
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class Worker:
         self.ready = threading.Event()
         self._metrics = WorkerMetrics()
         self._ordered = orders_inputs(topology)  # some task reads several input partitions
+        self._cache = CacheBudget(cfg.cache_max_bytes)  # shared by every task's record caches
 
     def stop(self) -> None:
         """Ask the loop to finish its batch, commit, leave the group and return."""
@@ -425,6 +427,7 @@ class Worker:
             self.cfg.dead_letter_topic,
             self.request_commit,
             global_stores=self._globals.views,
+            cache=self._cache,
         )
         task.on_policy = self._metrics.policy_applied
         return task

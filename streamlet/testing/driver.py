@@ -36,6 +36,7 @@ from streamlet.runtime.global_store import GlobalStore
 from streamlet.runtime.task import Task, TaskStore
 from streamlet.serde import Serde
 from streamlet.state import BufferedStore, KeyValueStore, MemoryStore
+from streamlet.state.cache import CacheBudget
 from streamlet.testing.message import Message, as_headers
 from streamlet.testing.topics import InputTopic, OutputTopic
 from streamlet.topology.topology import SubTopology, Topology
@@ -71,6 +72,8 @@ class TopologyTestDriver:
         self._unread: dict[str, deque[Message]] = {}
         self._open: list[Message] = []  # produced in the current transaction
         self._tasks: list[Task] = []
+        # each pipe is a commit: with a record cache, a pipe's output is each key's newest
+        self._cache = CacheBudget(config.cache_max_bytes)
         self._reader: dict[str, Task | GlobalStore] = {}
         # a global table's topic updates its store directly, as in Kafka Streams' driver
         self._globals = {
@@ -110,6 +113,7 @@ class TopologyTestDriver:
             lambda: None,  # the driver commits after every record anyway
             clock=self._clock_ms,
             global_stores={name: g.view for name, g in self._globals.items()},
+            cache=self._cache,
         )
 
     # -- public surface -------------------------------------------------------------------
@@ -246,6 +250,15 @@ class TopologyTestDriver:
             if message.topic() in self._reader:
                 self._feed(message)
 
+    def _flush_caches(self) -> None:
+        """Flush every task's record cache, feeding what that produces to the tasks reading
+        it (whose caches it may dirty in turn), until all are clean."""
+        while any(task.has_dirty_cache() for task in self._tasks):
+            for task in self._tasks:
+                start = len(self._open)
+                task.flush_caches()
+                self._cascade(start)
+
     def _run(self, step: Callable[[], None]) -> None:
         """Run ``step`` in a transaction: commit it, or abort it and re-raise."""
         self._check_open()
@@ -259,6 +272,7 @@ class TopologyTestDriver:
             raise
 
     def _commit(self) -> None:
+        self._flush_caches()
         for task in self._tasks:
             task.produce_changelogs(self._now)
             task.flush_stores(lambda changelog, _partition: self._ends.get(changelog, 0))

@@ -277,3 +277,10 @@ def test_consumer_config_refuses_cooperative_sticky_assignment() -> None:
     cfg = AppConfig("coop", client_config={"partition.assignment.strategy": "cooperative-sticky"})
     with pytest.raises(ConfigError, match="rebalances eagerly"):
         consumer_config(cfg)
+
+
+def test_cache_max_bytes_rejects_negative_and_non_int() -> None:
+    for bad in (-1, 1.5, True):
+        with pytest.raises(sl.ConfigError, match="cache_max_bytes"):
+            AppConfig("app", cache_max_bytes=bad)  # type: ignore[arg-type]
+    assert AppConfig("app").cache_max_bytes == 0

@@ -15,7 +15,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 _BLOCK = re.compile(r"```python\n# (\w+\.py)\n(.*?)```", re.DOTALL)
 
 
-@pytest.mark.parametrize("page", ["joins.md", "testing.md", "windowing.md"])
+@pytest.mark.parametrize("page", ["joins.md", "record-cache.md", "testing.md", "windowing.md"])
 def test_docs_examples_pass(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = dict(_BLOCK.findall((DOCS / page).read_text()))
     assert any(name.startswith("test_") for name in files), f"{page} has no tested example"
