@@ -22,16 +22,18 @@ from streamlet.errors import ConfigError, ProcessingError, ProductionError, Seri
 from streamlet.runtime.metrics import LAG_INTERVAL_S, WorkerMetrics, error_reason
 from streamlet.runtime.metrics_http import MULTIPROC_ENV, MetricsServer, multiprocess_registry
 from streamlet.runtime.task import Task
+from streamlet.testing import TopologyTestDriver
 
 
 def value(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity, as a Task is
 class CountingTask:
     task_id: str
     consumed: dict[str, int] = field(default_factory=dict)
+    late_dropped: int = 0
 
 
 class WatermarkConsumer:
@@ -62,6 +64,33 @@ def test_take_consumed_adds_task_counts_and_resets_them() -> None:
     WorkerMetrics().take_consumed([task])
     assert value("streamlet_records_consumed_total", task="0_1", topic="m-in") == before + 3
     assert task.consumed == {"m-in": 0, "m-other": 0}
+
+
+def test_take_consumed_counts_each_late_drop_once_as_dropped_late() -> None:
+    before = value("streamlet_dropped_records_total", reason="late")
+    metrics = WorkerMetrics()
+    task = CountingTask("0_1", late_dropped=2)
+    metrics.take_consumed([task])
+    metrics.take_consumed([task])
+    assert value("streamlet_dropped_records_total", reason="late") == before + 2
+    task.late_dropped = 5
+    reassigned = CountingTask("0_1", late_dropped=1)  # a new task for the same partition
+    metrics.take_consumed([task, reassigned])
+    assert value("streamlet_dropped_records_total", reason="late") == before + 6
+
+
+def test_take_consumed_counts_a_windowed_operators_late_records() -> None:
+    app = sl.App("late-metric")
+    views = app.stream("views", key_serde=serde.String(), value_serde=serde.Int64())
+    per_10ms = views.group_by_key().windowed_by(sl.TumblingWindows(10, grace_ms=5)).count("n")
+    per_10ms.to_stream().to("counts", key_serde=serde.Windowed(serde.String()))
+    before = value("streamlet_dropped_records_total", reason="late")
+    with TopologyTestDriver(app) as driver:
+        views_in = driver.input_topic("views", serde.String(), serde.Int64())
+        for ts in (0, 15, 9, 5):  # at stream time 15, [0, 10) is closed: 9 and 5 are late
+            views_in.pipe("a", 1, timestamp=ts)
+        WorkerMetrics().take_consumed(driver._tasks)
+    assert value("streamlet_dropped_records_total", reason="late") == before + 2
 
 
 def test_tick_works_at_most_once_per_interval() -> None:
