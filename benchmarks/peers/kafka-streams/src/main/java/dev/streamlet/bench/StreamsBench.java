@@ -25,14 +25,18 @@ import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.EmitStrategy;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.KGroupedStream;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.TimeWindowedKStream;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.kstream.WindowedSerdes;
 
 /**
- * The Kafka Streams peer: W1/W2/W3 in the Streams DSL, one stream thread.
+ * The Kafka Streams peer: W1-W4 in the Streams DSL, one stream thread.
  *
  * <p>Configured only through BENCH_* environment variables (benchmarks/engines/spec.py), and
  * otherwise left at Kafka Streams' defaults (record cache on, as a Kafka Streams user gets it).
@@ -41,6 +45,9 @@ import org.apache.kafka.streams.kstream.Produced;
 public final class StreamsBench {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int AMOUNT_MIN = 10;
+  // W4: benchmarks/engines/spec.py's WINDOW_MS and GRACE_MS
+  private static final Duration WINDOW = Duration.ofMillis(60_000);
+  private static final Duration GRACE = Duration.ofMillis(5_000);
 
   private StreamsBench() {}
 
@@ -90,6 +97,26 @@ public final class StreamsBench {
           .filter((key, value) -> marker.mark() && keep(value))
           .mapValues(StreamsBench::enrich)
           .to(output, Produced.with(Serdes.String(), json));
+      return builder.build();
+    }
+    if (workload.equals("w4") || workload.equals("w4u")) {
+      // w4: emit on window close; w4u: Kafka Streams' default, emit on update (record cache on)
+      TimeWindowedKStream<String, JsonNode> perMinute =
+          records
+              .peek((key, value) -> marker.mark())
+              .groupByKey()
+              .windowedBy(TimeWindows.ofSizeAndGrace(WINDOW, GRACE));
+      if (workload.equals("w4")) {
+        perMinute = perMinute.emitStrategy(EmitStrategy.onWindowClose());
+      }
+      perMinute
+          .count(Materialized.as("counts"))
+          .toStream()
+          .to(
+              output,
+              Produced.with(
+                  WindowedSerdes.timeWindowedSerdeFrom(String.class, WINDOW.toMillis()),
+                  Serdes.Long()));
       return builder.build();
     }
     KGroupedStream<String, JsonNode> grouped;
