@@ -164,6 +164,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         topic = f"{run_id}-input"
         admin.create_topics([TopicRequest(topic, config.partitions)])
         dataset = preload(config.bootstrap, topic, config.records)
+        print(
+            f"  pre-loaded   {dataset.records:,} records in {dataset.load_seconds:.1f} s "
+            f"({dataset.records / dataset.load_seconds:,.0f} records/s); "
+            f"W1 keeps {dataset.w1_outputs:,}",
+            flush=True,
+        )
         if any(w in WINDOWED for w in config.workloads):
             timed = f"{run_id}-input-timed"
             admin.create_topics([TopicRequest(timed, config.partitions)])
@@ -174,12 +180,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f" (W4: {windows.windows:,} windows)",
                 flush=True,
             )
-        print(
-            f"  pre-loaded   {dataset.records:,} records in {dataset.load_seconds:.1f} s "
-            f"({dataset.records / dataset.load_seconds:,.0f} records/s); "
-            f"W1 keeps {dataset.w1_outputs:,}",
-            flush=True,
-        )
         ctx = phases.Context(config, run_id, admin, dataset, scratch)
         outcomes = suite.run_all(ctx, launchers, unavailable)
     except KeyboardInterrupt:
