@@ -1,10 +1,9 @@
 """Prometheus metrics of a worker (names are the contract: docs/operations.md).
 
 The worker and the committer call a ``WorkerMetrics`` at a handful of points, never per
-record: consumed records and records dropped as late by windowed operators are counted by the
-tasks (plain integers, read here about once a second), produced records by the committer
-(added here per commit), lag is refreshed from the consumer's cached watermarks at most every
-``LAG_INTERVAL_S``.
+record: consumed records are counted by the tasks (one integer per topic, read here about
+once a second), produced records by the committer (added here per commit), lag is refreshed
+from the consumer's cached watermarks at most every ``LAG_INTERVAL_S``.
 
 Under ``--workers N`` each worker process writes its values to files in the directory the
 supervisor names in ``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode) and
@@ -14,7 +13,6 @@ the supervisor serves them all from one endpoint (``streamlet.runtime.metrics_ht
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
@@ -58,10 +56,10 @@ RESTORED = Counter(
 )
 DROPPED = Counter(
     "streamlet_dropped_records",
-    "Records skipped, by reason (an error policy of CONTINUE; late for a windowed operator).",
+    "Records skipped, by reason: an error policy of CONTINUE, or an operator's semantics "
+    "(a join's null key or value).",
     ["reason"],
 )
-LATE = "late"  # the reason of records a windowed operator dropped as late
 DEAD_LETTERS = Counter(
     "streamlet_dead_letters",
     "Records sent to the dead-letter topic by an error policy of DEAD_LETTER.",
@@ -69,12 +67,12 @@ DEAD_LETTERS = Counter(
 
 
 class CountingTask(Protocol):
-    """What the metrics read of a task: its id, its records consumed per topic (reset when
-    read) and its records dropped as late (a running total, which tests read too)."""
+    """What the metrics read of a task: its id, its records consumed per topic and the
+    records its operators dropped per reason."""
 
     task_id: str
     consumed: dict[str, int]
-    late_dropped: int
+    dropped: dict[str, int]
 
 
 def error_reason(exc: BaseException) -> str:
@@ -93,25 +91,21 @@ class WorkerMetrics:
         self._clock = clock
         self._next_lag = 0.0
         self._lag_labels: set[tuple[str, str]] = set()
-        # each task's late_dropped already counted; weak, so a closed task's entry goes with
-        # it and a new task for the same partition starts from its own zero
-        self._late_taken: weakref.WeakKeyDictionary[CountingTask, int] = weakref.WeakKeyDictionary()
 
     # -- consumption --------------------------------------------------------------------
     def take_consumed(self, tasks: Iterable[CountingTask]) -> None:
-        """Move what the tasks counted since the last call (records consumed, records
-        dropped as late) into the counters."""
-        taken = self._late_taken
+        """Move what the tasks counted since the last call into the counters."""
         for task in tasks:
             counts = task.consumed
             for topic, n in counts.items():
                 if n:
                     CONSUMED.labels(task.task_id, topic).inc(n)
                     counts[topic] = 0
-            late = task.late_dropped
-            if late != taken.get(task, 0):
-                DROPPED.labels(LATE).inc(late - taken.get(task, 0))
-                taken[task] = late
+            dropped = task.dropped
+            for reason, n in dropped.items():
+                if n:
+                    DROPPED.labels(reason).inc(n)
+                    dropped[reason] = 0
 
     def tick(self, consumer: Any, tasks: Iterable[CountingTask]) -> None:
         """Called once per loop iteration; does its work at most every LAG_INTERVAL_S."""

@@ -95,6 +95,8 @@ class Task:
         self.offsets: dict[str, int] = {}  # source topic -> next offset to consume
         self.stream_time = -1
         self.late_dropped = 0  # records windowed operators dropped as late
+        # reason -> records operators dropped (a join's null key) since the metrics took them
+        self.dropped: dict[str, int] = {}
         self.skipped = 0  # skipped or dead-lettered, committed
         self._skipped_pending = 0  # the same, in the open transaction
         self._stream_punctuators: list[_Punctuator] = []

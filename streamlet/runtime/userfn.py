@@ -20,6 +20,7 @@ class TaskServices(Protocol):
     task_id: str
     stream_time: int
     late_dropped: int  # records dropped by windowed operators as late
+    dropped: dict[str, int]  # records operators dropped by their semantics, per reason
 
     produce: Produce
     partitions_of: Callable[[str], int]
