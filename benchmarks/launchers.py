@@ -61,7 +61,7 @@ class Ceiling(Launcher):
 
     def topics(self, spec: EngineSpec, partitions: int) -> list[TopicRequest]:
         wanted = []
-        if spec.workload in ("w2", "w3"):
+        if spec.workload != "w1":
             wanted.append(TopicRequest(spec.changelog_topic, partitions, compact=True))
         if spec.workload == "w3":
             wanted.append(TopicRequest(spec.repartition_topic, partitions))

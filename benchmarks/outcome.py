@@ -19,6 +19,7 @@ class Outcome:
     startup_s: float | None = None  # launch -> first output visible, fresh app, empty state
     restore_s: float | None = None  # launch -> probe output visible, fresh worker, W2's store
     peak_rss_mb: float | None = None
+    outputs: int | None = None  # output records visible by the end of the throughput phase
     notes: list[str] = field(default_factory=list)
 
     @property

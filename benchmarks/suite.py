@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from benchmarks import phases, report
-from benchmarks.engines.spec import EngineSpec
+from benchmarks.engines.spec import WINDOWED, EngineSpec
 from benchmarks.launchers import EngineUnavailable, Launcher, launcher_for
 from benchmarks.outcome import Outcome
 
@@ -66,6 +66,10 @@ def _measure(ctx: phases.Context, launcher: Launcher, outcome: Outcome) -> Engin
     outcome.records_per_s = figures.records_per_s
     outcome.seconds = figures.seconds
     outcome.peak_rss_mb = figures.peak_rss_mb
+    outcome.outputs = figures.outputs
+    outcome.notes.extend(figures.notes)
+    if workload in WINDOWED:
+        return spec  # no latency phase: see phases.py
     try:
         lat = phases.latency(ctx, launcher, ctx.spec(engine, workload, guarantee, "lat"))
     except phases.PhaseFailed as exc:

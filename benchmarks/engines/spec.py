@@ -10,9 +10,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-WORKLOADS = ("w1", "w2", "w3")
+WORKLOADS = ("w1", "w2", "w3", "w4", "w4u")
+WINDOWED = ("w4", "w4u")  # w4: emit on window close; w4u: emit on every update
 GUARANTEES = ("exactly_once", "at_least_once")
 STORE_NAME = "counts"
+WINDOW_MS = 60_000  # W4: 1-minute tumbling windows ...
+GRACE_MS = 5_000  # ... with 5 s of grace, the same on every engine
 REPARTITION_NAME = "by-user"
 _PREFIX = "BENCH_"
 
@@ -42,6 +45,14 @@ class EngineSpec:
     @property
     def exactly_once(self) -> bool:
         return self.guarantee == "exactly_once"
+
+    @property
+    def windowed(self) -> bool:
+        return self.workload in WINDOWED
+
+    @property
+    def emit_on_close(self) -> bool:
+        return self.workload == "w4"
 
     @property
     def changelog_topic(self) -> str:

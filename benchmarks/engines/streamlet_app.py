@@ -1,4 +1,4 @@
-"""The streamlet apps for W1/W2/W3, written only against streamlet's public API.
+"""The streamlet apps for W1-W4, written only against streamlet's public API.
 
 The harness runs them as ``streamlet run benchmarks.engines.streamlet_app:from_env --workers N``
 (``from_env`` is a zero-argument factory that reads the ``BENCH_*`` environment, see spec.py);
@@ -14,7 +14,7 @@ from typing import Any
 import streamlet as sl
 from benchmarks.engines.logic import enrich, keep, regroup
 from benchmarks.engines.marker import FirstInputMarker
-from benchmarks.engines.spec import REPARTITION_NAME, STORE_NAME, EngineSpec
+from benchmarks.engines.spec import GRACE_MS, REPARTITION_NAME, STORE_NAME, WINDOW_MS, EngineSpec
 from streamlet import serde
 
 _GUARANTEES = {"exactly_once": "exactly_once_v2", "at_least_once": "at_least_once"}
@@ -39,6 +39,15 @@ def build(spec: EngineSpec) -> sl.App:
             return keep(value)
 
         records.filter(marked_keep).map_values(enrich).to(spec.output_topic)
+        return app
+
+    if spec.windowed:
+        emit = sl.Emit.ON_WINDOW_CLOSE if spec.emit_on_close else sl.Emit.ON_WINDOW_UPDATE
+        windows = sl.TumblingWindows(size_ms=WINDOW_MS, grace_ms=GRACE_MS)
+        per_minute = records.peek(mark).group_by_key().windowed_by(windows, emit=emit)
+        per_minute.count(name=STORE_NAME).to_stream().to(
+            spec.output_topic, key_serde=serde.Windowed(serde.String()), value_serde=serde.Int64()
+        )
         return app
 
     if spec.workload == "w2":
