@@ -19,6 +19,15 @@ never does. Kafka Streams needs more than one: it looks for closed windows at mo
 second of wall-clock time, when a record arrives. Ticks come after all the data of a
 partition, so they cannot close a window early; later runs read earlier runs' ticks too,
 which changes nothing (emit on update's tracker ignores the ``tick`` key).
+
+W5 (a stream-table join) reads two more topics. The *users* table: ``USER_ROWS`` rows, key
+``u<i>``, value ``{"user":"u<i>","region":"eu-west"}`` (one of ``REGIONS``, by ``region_of``);
+loaded first, every row stamped an hour before the load, so its timestamps precede every page
+view's. The *page views*: the same 1,000,000 records as the main input, keyed by their ``user``
+field (``u<user>``) instead of ``k<i>``, stamped when produced (after every user row). Both are
+partitioned explicitly by user number (``user_partition``), so they are co-partitioned by
+construction, whatever partitioner an engine's own producer would use; no engine re-keys for
+the join, and each re-keys once, by region, for the count.
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ DISORDER_MS = 2_000  # W4: how much older than its predecessors a record may be 
 _HOUR_MS = 3_600_000
 TICK_KEY = "tick"
 TICK_INTERVAL_S = 0.2
+USER_ROWS = 100_000  # W5: rows of the users table; the page views use the first KEY_COUNT
+REGIONS = ("eu-west", "eu-north", "us-east", "us-west", "ap-south", "sa-east")
 
 
 def key_of(index: int) -> str:
@@ -48,6 +59,25 @@ def make_value(n: int, user: int, amount: int) -> bytes:
     if pad < 0:
         raise ValueError(f"record {n} does not fit in {VALUE_BYTES} bytes")
     return (head + "x" * pad + '"}').encode("ascii")
+
+
+def user_key(user: int) -> str:
+    return f"u{user}"
+
+
+def region_of(user: int) -> str:
+    """W5: a user's region, uneven across regions (a multiplicative hash, then a skew)."""
+    h = (user * 2_654_435_761) % 1_000
+    return REGIONS[min(len(REGIONS) - 1, h * h // 160_000)]
+
+
+def user_value(user: int) -> bytes:
+    return f'{{"user":"u{user}","region":"{region_of(user)}"}}'.encode("ascii")
+
+
+def user_partition(user: int, partitions: int) -> int:
+    """W5: users and page views partitioned alike, by user number: co-partitioned."""
+    return user % partitions
 
 
 def generate(records: int, seed: int = SEED) -> Iterator[tuple[int, int, int]]:
@@ -87,6 +117,17 @@ class Windows:
 
 
 @dataclass(frozen=True)
+class Joined:
+    """What W5's complete output must show: the final count of page views per region."""
+
+    users_topic: str
+    views_topic: str
+    users: int
+    region_counts: dict[str, int]
+    load_seconds: float
+
+
+@dataclass(frozen=True)
 class Dataset:
     """What was loaded, and so what each workload's complete output must add up to."""
 
@@ -96,3 +137,4 @@ class Dataset:
     key_counts: tuple[int, ...]  # records per input key, index i for key "k<i>"
     load_seconds: float
     windows: Windows | None = None  # W4's input, loaded only when W4 runs
+    joined: Joined | None = None  # W5's inputs, loaded only when W5 runs

@@ -11,14 +11,20 @@ from benchmarks.data import (
     LATENCY_AMOUNT,
     TICK_INTERVAL_S,
     TICK_KEY,
+    USER_ROWS,
     Dataset,
+    Joined,
     Windows,
     event_base_ms,
     event_time,
     generate,
     key_of,
     make_value,
+    region_of,
     timed_partition,
+    user_key,
+    user_partition,
+    user_value,
 )
 from benchmarks.engines.logic import AMOUNT_MIN
 from benchmarks.engines.spec import GRACE_MS, WINDOW_MS
@@ -101,6 +107,34 @@ def preload_timed(bootstrap: str, topic: str, records: int, partitions: int) -> 
     elapsed = time.monotonic() - started
     last_end = base + ((last - base) // WINDOW_MS + 1) * WINDOW_MS
     return Windows(topic, base, len(windows), last_end + GRACE_MS + 1_000, elapsed)
+
+
+def preload_joined(
+    bootstrap: str, users_topic: str, views_topic: str, records: int, partitions: int
+) -> Joined:
+    """W5's inputs (data.py): the users table first, stamped an hour ago, then the page views
+    keyed by user, stamped now; both partitioned by user number. Returns the count per region
+    that a complete join-then-count must end with."""
+    started = time.monotonic()
+    producer = _bulk_producer(bootstrap)
+    table_ms = int(time.time() * 1000) - 3_600_000  # before every page view's timestamp
+    for user in range(USER_ROWS):
+        p = user_partition(user, partitions)
+        _produce(producer, users_topic, user_key(user), user_value(user), table_ms, p)
+        if user % 10_000 == 0:
+            producer.poll(0)
+    _flush_and_check(producer, bootstrap, users_topic, USER_ROWS)
+    counts: dict[str, int] = {}
+    for n, (_key, user, amount) in enumerate(generate(records)):
+        p = user_partition(user, partitions)
+        _produce(producer, views_topic, user_key(user), make_value(n, user, amount), partition=p)
+        region = region_of(user)
+        counts[region] = counts.get(region, 0) + 1
+        if n % 10_000 == 0:
+            producer.poll(0)
+    _flush_and_check(producer, bootstrap, views_topic, records)
+    elapsed = time.monotonic() - started
+    return Joined(users_topic, views_topic, USER_ROWS, dict(sorted(counts.items())), elapsed)
 
 
 class Ticker:

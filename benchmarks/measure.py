@@ -61,6 +61,10 @@ class CompletionTracker:
         if self.done_at is None and self.progress >= self.target:
             self.done_at = seen_at
 
+    def latest(self) -> dict[bytes | None, int]:
+        """The last count seen per key (summing trackers only)."""
+        return dict(self._latest)
+
 
 class ClosedWindowsTracker:
     """When every window of W4's data is visible (emit on close): ``target`` distinct

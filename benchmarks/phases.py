@@ -3,6 +3,9 @@
 W4 (windowed) has a throughput phase only: its input carries event times hours old, and an
 emit-on-close window comes out a minute of event time after its first record, so the
 latency phase's paced, wall-clock-stamped input would measure the window, not the engine.
+W5 (join) has a throughput phase only too: its latency phase would need a users table
+pre-loaded into every latency instance's fresh topics; its throughput row also checks each
+region's final count against the data.
 
 Every phase launches its own engine instance and stops it (SIGTERM, then SIGKILL) before it
 returns, whatever happens; a phase that cannot produce its figure raises ``PhaseFailed``.
@@ -51,6 +54,10 @@ class Context:
         latency = phase == "lat"
         windows = self.dataset.windows
         preloaded = windows.topic if workload in WINDOWED and windows else self.dataset.topic
+        joined = self.dataset.joined
+        table = ""
+        if workload == "w5" and joined is not None:
+            preloaded, table = joined.views_topic, joined.users_topic
         return EngineSpec(
             workload=workload,
             guarantee=guarantee,
@@ -61,6 +68,7 @@ class Context:
             commit_interval_ms=self.config.commit_interval_ms,
             state_dir=str(work / "state"),
             marker_path=str(work / "first-input"),
+            table_topic=table,
         )
 
     def create_topics(self, launcher: Launcher, spec: EngineSpec, with_input: bool) -> None:
@@ -84,6 +92,7 @@ class Throughput:
     peak_rss_mb: float
     outputs: int  # output records visible when the engine was stopped
     notes: list[str]
+    final_counts: dict[str, int] | None = None  # W5: the last count seen per region
 
 
 def _tracker(
@@ -106,6 +115,8 @@ def _windows(ctx: Context) -> Windows:
 
 def throughput(ctx: Context, launcher: Launcher, spec: EngineSpec) -> Throughput:
     """Process the pre-loaded input; time first input consumed -> last output visible."""
+    if spec.workload == "w5" and ctx.dataset.joined is None:
+        raise PhaseFailed("W5's users and page views were not loaded")
     ctx.create_topics(launcher, spec, with_input=False)
     tracker = _tracker(ctx, spec)
     target = tracker.target
@@ -143,12 +154,23 @@ def throughput(ctx: Context, launcher: Launcher, spec: EngineSpec) -> Throughput
             notes.append(f"the windows' counts add up to {tracker.count_sum}, not the input size")
         if tracker.repeated:
             notes.append(f"{tracker.repeated} windows came out more than once")
+    final_counts = None
+    joined = ctx.dataset.joined
+    if spec.workload == "w5" and isinstance(tracker, measure.CompletionTracker) and joined:
+        final_counts = {
+            (k or b"").decode(errors="replace"): v for k, v in sorted(tracker.latest().items())
+        }
+        if final_counts != joined.region_counts:
+            notes.append(f"final counts per region {final_counts} != the data's")
+        else:
+            notes.append(f"final counts of all {len(final_counts)} regions = the data's")
     return Throughput(
         ctx.dataset.records / seconds,
         seconds,
         proc.peak_rss_bytes / 2**20,
         tracker.messages,
         notes,
+        final_counts,
     )
 
 

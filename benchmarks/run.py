@@ -34,7 +34,7 @@ from benchmarks.config import (
 from benchmarks.data import KEY_COUNT, VALUE_BYTES, Dataset
 from benchmarks.engines.spec import GRACE_MS, GUARANTEES, WINDOW_MS, WINDOWED, WORKLOADS
 from benchmarks.launchers import BENCH, ENGINES, JVM_HEAP, QUIX_REQUIREMENT
-from benchmarks.loader import preload, preload_timed
+from benchmarks.loader import preload, preload_joined, preload_timed
 
 WORKLOAD_TITLES = {
     "w1": "filter + map_values -> to (stateless)",
@@ -42,6 +42,7 @@ WORKLOAD_TITLES = {
     "w3": "group_by through a repartition topic, then W2",
     "w4": "1-minute tumbling count by key (5 s grace) over event times, emit on close",
     "w4u": "W4, emit on every update",
+    "w5": "page views joined with a 100k-row users table (stream-table), then count by region",
 }
 
 
@@ -164,6 +165,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         topic = f"{run_id}-input"
         admin.create_topics([TopicRequest(topic, config.partitions)])
         dataset = preload(config.bootstrap, topic, config.records)
+        if "w5" in config.workloads:
+            users, views = f"{run_id}-users", f"{run_id}-page-views"
+            admin.create_topics(
+                [TopicRequest(users, config.partitions), TopicRequest(views, config.partitions)]
+            )
+            joined = preload_joined(
+                config.bootstrap, users, views, config.records, config.partitions
+            )
+            dataset = replace(dataset, joined=joined)
+            print(
+                f"  pre-loaded   {joined.users:,} users, then the records keyed by user, in "
+                f"{joined.load_seconds:.1f} s (W5: {len(joined.region_counts)} regions)",
+                flush=True,
+            )
         print(
             f"  pre-loaded   {dataset.records:,} records in {dataset.load_seconds:.1f} s "
             f"({dataset.records / dataset.load_seconds:,.0f} records/s); "
@@ -202,6 +217,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "keys": KEY_COUNT,
             "w1_outputs": dataset.w1_outputs,
             "w4": _windows_meta(dataset),
+            "w5": None
+            if dataset.joined is None
+            else {
+                "users": dataset.joined.users,
+                "region_counts": dataset.joined.region_counts,
+            },
         },
         "host": {
             "cpus": os.cpu_count(),

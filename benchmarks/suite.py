@@ -68,7 +68,8 @@ def _measure(ctx: phases.Context, launcher: Launcher, outcome: Outcome) -> Engin
     outcome.peak_rss_mb = figures.peak_rss_mb
     outcome.outputs = figures.outputs
     outcome.notes.extend(figures.notes)
-    if workload in WINDOWED:
+    outcome.final_counts = figures.final_counts
+    if workload in WINDOWED or workload == "w5":
         return spec  # no latency phase: see phases.py
     try:
         lat = phases.latency(ctx, launcher, ctx.spec(engine, workload, guarantee, "lat"))

@@ -1,4 +1,4 @@
-"""The Quix Streams peer: W1-W4 written the way Quix Streams' documentation writes them.
+"""The Quix Streams peer: W1-W5 written the way Quix Streams' documentation writes them.
 
 W4 is ``tumbling_window(60 s, grace 5 s).count()`` with ``.final(closing_strategy=
 "partition")`` (emit on close) or ``.current()`` (emit on update). ``final()``'s default
@@ -27,7 +27,13 @@ from quixstreams.models.serializers import Serializer  # type: ignore[import-not
 
 from benchmarks.engines.logic import enrich, keep, regroup
 from benchmarks.engines.marker import FirstInputMarker
-from benchmarks.engines.spec import GRACE_MS, REPARTITION_NAME, WINDOW_MS, EngineSpec
+from benchmarks.engines.spec import (
+    GRACE_MS,
+    REGION_REPARTITION_NAME,
+    REPARTITION_NAME,
+    WINDOW_MS,
+    EngineSpec,
+)
 
 _GUARANTEES = {"exactly_once": "exactly-once", "at_least_once": "at-least-once"}
 
@@ -60,6 +66,9 @@ def build(spec: EngineSpec) -> Application:
         _windowed_count(app, spec, sdf, mark)
         return app
 
+    if spec.workload == "w5":
+        sdf = _joined_regions(app, spec, sdf, mark)
+
     if spec.workload == "w3":
 
         def marked_regroup(value: dict[str, Any]) -> str:
@@ -82,6 +91,30 @@ def build(spec: EngineSpec) -> Application:
     sdf = sdf.apply(count, stateful=True)
     sdf.to_topic(app.topic(spec.output_topic, key_serializer="string", value_serializer="int"))
     return app
+
+
+def _joined_regions(app: Application, spec: EngineSpec, sdf: Any, mark: Any) -> Any:
+    """W5's join: ``join_asof``, Quix Streams' stream-to-"table" join (the latest users row
+    with a timestamp at or before the page view's), inner like the others; then re-keyed by
+    region. The app's consumer takes co-partitioned partitions in timestamp order
+    (``max_partition_buffer_size``), so the users rows, an hour older, come first."""
+    users = app.dataframe(
+        app.topic(spec.table_topic, key_deserializer="string", value_deserializer="json")
+    )
+
+    def marked(_value: dict[str, Any]) -> None:
+        mark()
+
+    def region(_view: dict[str, Any], user: dict[str, Any]) -> str:
+        return str(user["region"])
+
+    joined = sdf.update(marked).join_asof(users, how="inner", on_merge=region)
+    return joined.group_by(
+        lambda r: r,
+        name=REGION_REPARTITION_NAME,
+        key_serializer="string",
+        key_deserializer="string",
+    )
 
 
 class _CountOfPair(Serializer):  # type: ignore[misc]

@@ -30,6 +30,7 @@ import org.apache.kafka.streams.kstream.EmitStrategy;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.KGroupedStream;
 import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.TimeWindowedKStream;
@@ -38,7 +39,7 @@ import org.apache.kafka.streams.kstream.WindowedSerdes;
 import org.apache.kafka.streams.state.WindowStore;
 
 /**
- * The Kafka Streams peer: W1-W4 in the Streams DSL, one stream thread.
+ * The Kafka Streams peer: W1-W5 in the Streams DSL, one stream thread.
  *
  * <p>Configured only through BENCH_* environment variables (benchmarks/engines/spec.py), and
  * otherwise left at Kafka Streams' defaults (record cache on, as a Kafka Streams user gets it).
@@ -73,7 +74,12 @@ public final class StreamsBench {
     props.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.StringSerde.class);
 
     Topology topology =
-        build(workload, env("BENCH_INPUT_TOPIC"), env("BENCH_OUTPUT_TOPIC"), marker);
+        build(
+            workload,
+            env("BENCH_INPUT_TOPIC"),
+            env("BENCH_OUTPUT_TOPIC"),
+            System.getenv().getOrDefault("BENCH_TABLE_TOPIC", ""),
+            marker);
     KafkaStreams streams = new KafkaStreams(topology, props);
     CountDownLatch stopped = new CountDownLatch(1);
     AtomicInteger exitCode = new AtomicInteger(0);
@@ -91,10 +97,26 @@ public final class StreamsBench {
     System.exit(exitCode.get());
   }
 
-  static Topology build(String workload, String input, String output, Marker marker) {
+  static Topology build(
+      String workload, String input, String output, String tableTopic, Marker marker) {
     StreamsBuilder builder = new StreamsBuilder();
     Serde<JsonNode> json = jsonSerde();
     KStream<String, JsonNode> records = builder.stream(input, Consumed.with(Serdes.String(), json));
+    if (workload.equals("w5")) {
+      // page views keyed by user, co-partitioned with the users table (benchmarks/data.py)
+      KTable<String, JsonNode> users =
+          builder.table(
+              tableTopic, Consumed.with(Serdes.String(), json), Materialized.as("users"));
+      records
+          .peek((key, value) -> marker.mark())
+          .join(users, (view, user) -> user.get("region").asText())
+          .groupBy(
+              (user, region) -> region, Grouped.with("by-region", Serdes.String(), Serdes.String()))
+          .count(Materialized.as("counts"))
+          .toStream()
+          .to(output, Produced.with(Serdes.String(), Serdes.Long()));
+      return builder.build();
+    }
     if (workload.equals("w1")) {
       records
           .filter((key, value) -> marker.mark() && keep(value))
