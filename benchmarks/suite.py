@@ -39,6 +39,8 @@ def run_all(
                 outcomes.append(outcome)
                 if engine in unavailable:
                     outcome.failure = unavailable[engine]
+                elif workload in launchers[engine].skips:
+                    outcome.notes.append(launchers[engine].skips[workload])
                 else:
                     spec = _measure(ctx, launchers[engine], outcome)
                     if spec is not None and workload == "w2":
