@@ -30,26 +30,72 @@ class CompletionTracker:
     per key is that key's full count.
     """
 
-    def __init__(self, target: int, summing: bool) -> None:
+    def __init__(self, target: int, summing: bool, ignore: bytes | None = None) -> None:
         self.target = target
         self.summing = summing
+        self._ignore = ignore  # a key prefix: W4's ticks
         self.progress = 0
+        self.messages = 0  # every output record seen, until the watcher stops
         self.done_at: float | None = None
         self.last_seen_at: float | None = None
         self._latest: dict[bytes | None, int] = {}
 
     def on_batch(self, messages: list[Message], seen_at: float) -> None:
+        self.messages += len(messages)
         if self.summing:
             latest = self._latest
             total = self.progress
+            ignore = self._ignore
             for msg in messages:
                 key = msg.key()
+                if ignore is not None and key is not None and key.startswith(ignore):
+                    self.messages -= 1
+                    continue
                 count = int.from_bytes(msg.value() or b"", "big", signed=True)
                 total += count - latest.get(key, 0)
                 latest[key] = count
             self.progress = total
         else:
             self.progress += len(messages)
+        self.last_seen_at = seen_at
+        if self.done_at is None and self.progress >= self.target:
+            self.done_at = seen_at
+
+    def latest(self) -> dict[bytes | None, int]:
+        """The last count seen per key (summing trackers only)."""
+        return dict(self._latest)
+
+
+class ClosedWindowsTracker:
+    """When every window of W4's data is visible (emit on close): ``target`` distinct
+    windowed keys. Also what proves the output right: the sum of the windows' counts, and
+    how many windows came out more than once (exactly-once emission means none)."""
+
+    def __init__(self, target: int, ignore: bytes) -> None:
+        self.target = target
+        self._ignore = ignore  # a key prefix: W4's ticks (their window never closes anyway)
+        self.progress = 0
+        self.messages = 0
+        self.count_sum = 0
+        self.repeated = 0
+        self.done_at: float | None = None
+        self.last_seen_at: float | None = None
+        self._seen: set[bytes | None] = set()
+
+    def on_batch(self, messages: list[Message], seen_at: float) -> None:
+        self.messages += len(messages)
+        seen = self._seen
+        for msg in messages:
+            key = msg.key()
+            if key is None or key.startswith(self._ignore):
+                self.messages -= 1
+                continue
+            if key in seen:
+                self.repeated += 1
+                continue
+            seen.add(key)
+            self.count_sum += int.from_bytes(msg.value() or b"", "big", signed=True)
+        self.progress = len(seen)
         self.last_seen_at = seen_at
         if self.done_at is None and self.progress >= self.target:
             self.done_at = seen_at

@@ -19,6 +19,8 @@ class Outcome:
     startup_s: float | None = None  # launch -> first output visible, fresh app, empty state
     restore_s: float | None = None  # launch -> probe output visible, fresh worker, W2's store
     peak_rss_mb: float | None = None
+    outputs: int | None = None  # output records visible by the end of the throughput phase
+    final_counts: dict[str, int] | None = None  # W5: the last count seen per region
     notes: list[str] = field(default_factory=list)
 
     @property

@@ -1,5 +1,12 @@
 """The three measurements of one engine run: throughput, latency, and W2's restore.
 
+W4 (windowed) has a throughput phase only: its input carries event times hours old, and an
+emit-on-close window comes out a minute of event time after its first record, so the
+latency phase's paced, wall-clock-stamped input would measure the window, not the engine.
+W5 (join) has a throughput phase only too: its latency phase would need a users table
+pre-loaded into every latency instance's fresh topics; its throughput row also checks each
+region's final count against the data.
+
 Every phase launches its own engine instance and stops it (SIGTERM, then SIGKILL) before it
 returns, whatever happens; a phase that cannot produce its figure raises ``PhaseFailed``.
 """
@@ -13,11 +20,11 @@ from pathlib import Path
 from benchmarks import measure
 from benchmarks.admin import BenchAdmin, TopicRequest
 from benchmarks.config import RunConfig, app_id
-from benchmarks.data import Dataset, key_of
+from benchmarks.data import TICK_KEY, Dataset, Windows, key_of
 from benchmarks.engines import marker
-from benchmarks.engines.spec import EngineSpec
+from benchmarks.engines.spec import WINDOWED, EngineSpec
 from benchmarks.launchers import REPO, Launcher
-from benchmarks.loader import LiveProducer
+from benchmarks.loader import LiveProducer, Ticker
 from benchmarks.procs import EngineProcess
 
 _POLL_S = 0.05
@@ -45,16 +52,23 @@ class Context:
         work = self.scratch / app.removeprefix(f"{self.run_id}-")
         work.mkdir(parents=True, exist_ok=True)
         latency = phase == "lat"
+        windows = self.dataset.windows
+        preloaded = windows.topic if workload in WINDOWED and windows else self.dataset.topic
+        joined = self.dataset.joined
+        table = ""
+        if workload == "w5" and joined is not None:
+            preloaded, table = joined.views_topic, joined.users_topic
         return EngineSpec(
             workload=workload,
             guarantee=guarantee,
             bootstrap=self.config.bootstrap,
             app_id=app,
-            input_topic=f"{app}-in" if latency else self.dataset.topic,
+            input_topic=f"{app}-in" if latency else preloaded,
             output_topic=f"{app}-out",
             commit_interval_ms=self.config.commit_interval_ms,
             state_dir=str(work / "state"),
             marker_path=str(work / "first-input"),
+            table_topic=table,
         )
 
     def create_topics(self, launcher: Launcher, spec: EngineSpec, with_input: bool) -> None:
@@ -76,20 +90,47 @@ class Throughput:
     records_per_s: float
     seconds: float
     peak_rss_mb: float
+    outputs: int  # output records visible when the engine was stopped
+    notes: list[str]
+    final_counts: dict[str, int] | None = None  # W5: the last count seen per region
+
+
+def _tracker(
+    ctx: Context, spec: EngineSpec
+) -> measure.CompletionTracker | measure.ClosedWindowsTracker:
+    tick = TICK_KEY.encode()
+    if spec.emit_on_close:
+        return measure.ClosedWindowsTracker(_windows(ctx).windows, tick)
+    # W2, W3 and W4 on update: the last count of every (windowed) key adds up to the input
+    summing = spec.workload != "w1"
+    target = ctx.dataset.records if summing else ctx.dataset.w1_outputs
+    return measure.CompletionTracker(target, summing, tick if spec.windowed else None)
+
+
+def _windows(ctx: Context) -> Windows:
+    if ctx.dataset.windows is None:
+        raise PhaseFailed("W4's timed input was not loaded")
+    return ctx.dataset.windows
 
 
 def throughput(ctx: Context, launcher: Launcher, spec: EngineSpec) -> Throughput:
     """Process the pre-loaded input; time first input consumed -> last output visible."""
+    if spec.workload == "w5" and ctx.dataset.joined is None:
+        raise PhaseFailed("W5's users and page views were not loaded")
     ctx.create_topics(launcher, spec, with_input=False)
-    summing = spec.workload != "w1"
-    target = ctx.dataset.records if summing else ctx.dataset.w1_outputs
-    tracker = measure.CompletionTracker(target, summing)
+    tracker = _tracker(ctx, spec)
+    target = tracker.target
     deadline = time.monotonic() + ctx.config.timeout_s
+    ticker = None
+    if spec.emit_on_close:
+        ticker = Ticker(ctx.config.bootstrap, _windows(ctx), ctx.config.partitions)
     with measure.OutputWatcher(ctx.config.bootstrap, spec.output_topic, tracker):
         proc = ctx.start(launcher, spec, "throughput")
         try:
             while tracker.done_at is None:
                 _check_alive(proc)
+                if ticker is not None and marker.read(spec.marker_path) is not None:
+                    ticker.maybe_tick()
                 now = time.monotonic()
                 if now > deadline:
                     raise PhaseFailed(
@@ -101,11 +142,36 @@ def throughput(ctx: Context, launcher: Launcher, spec: EngineSpec) -> Throughput
                 time.sleep(_POLL_S)
         finally:
             proc.stop()
+            if ticker is not None:
+                ticker.close()
     first = marker.read(spec.marker_path)
     if first is None:
         raise PhaseFailed("the engine wrote no first-input marker")
     seconds = tracker.done_at - first
-    return Throughput(ctx.dataset.records / seconds, seconds, proc.peak_rss_bytes / 2**20)
+    notes = []
+    if isinstance(tracker, measure.ClosedWindowsTracker):
+        if tracker.count_sum != ctx.dataset.records:
+            notes.append(f"the windows' counts add up to {tracker.count_sum}, not the input size")
+        if tracker.repeated:
+            notes.append(f"{tracker.repeated} windows came out more than once")
+    final_counts = None
+    joined = ctx.dataset.joined
+    if spec.workload == "w5" and isinstance(tracker, measure.CompletionTracker) and joined:
+        final_counts = {
+            (k or b"").decode(errors="replace"): v for k, v in sorted(tracker.latest().items())
+        }
+        if final_counts != joined.region_counts:
+            notes.append(f"final counts per region {final_counts} != the data's")
+        else:
+            notes.append(f"final counts of all {len(final_counts)} regions = the data's")
+    return Throughput(
+        ctx.dataset.records / seconds,
+        seconds,
+        proc.peak_rss_bytes / 2**20,
+        tracker.messages,
+        notes,
+        final_counts,
+    )
 
 
 @dataclass(frozen=True)

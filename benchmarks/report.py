@@ -21,6 +21,7 @@ _COLUMNS = (
     ("startup s", 9, ">"),
     ("restore s", 9, ">"),
     ("peak RSS MB", 11, ">"),
+    ("outputs", 9, ">"),
 )
 _METRICS: tuple[tuple[str, str], ...] = (
     ("records_per_s", "throughput (records/s, higher is better)"),
@@ -61,6 +62,7 @@ def row_line(o: Outcome) -> str:
             _fmt(o.startup_s, 1, latency_empty),
             _fmt(o.restore_s, 1, restore_empty),
             _fmt(o.peak_rss_mb, 0),
+            _fmt(None if o.outputs is None else float(o.outputs), 0),
         ]
     )
 

@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from importlib import metadata
 from pathlib import Path
 from types import FrameType
@@ -31,15 +31,18 @@ from benchmarks.config import (
     RunConfig,
     new_run_id,
 )
-from benchmarks.data import KEY_COUNT, VALUE_BYTES
-from benchmarks.engines.spec import GUARANTEES, WORKLOADS
+from benchmarks.data import KEY_COUNT, VALUE_BYTES, Dataset
+from benchmarks.engines.spec import GRACE_MS, GUARANTEES, WINDOW_MS, WINDOWED, WORKLOADS
 from benchmarks.launchers import BENCH, ENGINES, JVM_HEAP, QUIX_REQUIREMENT
-from benchmarks.loader import preload
+from benchmarks.loader import preload, preload_joined, preload_timed
 
 WORKLOAD_TITLES = {
     "w1": "filter + map_values -> to (stateless)",
     "w2": "count by key with a store + changelog -> to",
     "w3": "group_by through a repartition topic, then W2",
+    "w4": "1-minute tumbling count by key (5 s grace) over event times, emit on close",
+    "w4u": "W4, emit on every update",
+    "w5": "page views joined with a 100k-row users table (stream-table), then count by region",
 }
 
 
@@ -100,7 +103,7 @@ def _header(config: RunConfig, run_id: str, version: str) -> str:
             "streamlet-2 runs 2 worker processes",
             f"  latency      {config.latency_rate:,} records/s for {config.latency_seconds:g} s "
             "after warm-up",
-            *(f"  {w}           {WORKLOAD_TITLES[w]}" for w in config.workloads),
+            *(f"  {w:<13}{WORKLOAD_TITLES[w]}" for w in config.workloads),
             f"  engines      {', '.join(config.engines)}",
             f"  guarantees   {', '.join(config.guarantees)}",
         ]
@@ -123,6 +126,19 @@ def _versions() -> dict[str, str]:
     }
 
 
+def _windows_meta(dataset: Dataset) -> dict[str, int] | None:
+    w = dataset.windows
+    if w is None:
+        return None
+    return {
+        "window_ms": WINDOW_MS,
+        "grace_ms": GRACE_MS,
+        "event_time_base_ms": w.base_ms,
+        "tick_ms": w.tick_ms,
+        "windows": w.windows,
+    }
+
+
 def _interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -141,18 +157,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     version = broker_version()
     print(_header(config, run_id, version), flush=True)
     admin = BenchAdmin(config.bootstrap)
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    print(f"  load         {' '.join(map(str, load_before))} (1, 5, 15 min)", flush=True)
     started = time.time()
     try:
         launchers, unavailable = suite.prepare(config.engines)
         topic = f"{run_id}-input"
         admin.create_topics([TopicRequest(topic, config.partitions)])
         dataset = preload(config.bootstrap, topic, config.records)
+        if "w5" in config.workloads:
+            users, views = f"{run_id}-users", f"{run_id}-page-views"
+            admin.create_topics(
+                [TopicRequest(users, config.partitions), TopicRequest(views, config.partitions)]
+            )
+            joined = preload_joined(
+                config.bootstrap, users, views, config.records, config.partitions
+            )
+            dataset = replace(dataset, joined=joined)
+            print(
+                f"  pre-loaded   {joined.users:,} users, then the records keyed by user, in "
+                f"{joined.load_seconds:.1f} s (W5: {len(joined.region_counts)} regions)",
+                flush=True,
+            )
         print(
             f"  pre-loaded   {dataset.records:,} records in {dataset.load_seconds:.1f} s "
             f"({dataset.records / dataset.load_seconds:,.0f} records/s); "
             f"W1 keeps {dataset.w1_outputs:,}",
             flush=True,
         )
+        if any(w in WINDOWED for w in config.workloads):
+            timed = f"{run_id}-input-timed"
+            admin.create_topics([TopicRequest(timed, config.partitions)])
+            windows = preload_timed(config.bootstrap, timed, config.records, config.partitions)
+            dataset = replace(dataset, windows=windows)
+            print(
+                f"  pre-loaded   the same records with event times in {windows.load_seconds:.1f} s"
+                f" (W4: {windows.windows:,} windows)",
+                flush=True,
+            )
         ctx = phases.Context(config, run_id, admin, dataset, scratch)
         outcomes = suite.run_all(ctx, launchers, unavailable)
     except KeyboardInterrupt:
@@ -170,8 +212,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         "wall_seconds": round(time.time() - started, 1),
         "broker": {"version": version, "bootstrap": config.bootstrap},
         "config": asdict(config),
-        "input": {"value_bytes": VALUE_BYTES, "keys": KEY_COUNT, "w1_outputs": dataset.w1_outputs},
-        "host": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "input": {
+            "value_bytes": VALUE_BYTES,
+            "keys": KEY_COUNT,
+            "w1_outputs": dataset.w1_outputs,
+            "w4": _windows_meta(dataset),
+            "w5": None
+            if dataset.joined is None
+            else {
+                "users": dataset.joined.users,
+                "region_counts": dataset.joined.region_counts,
+            },
+        },
+        "host": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            # the machine may be shared: its load around the run puts the figures in context
+            "load_average_before": load_before,
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        },
         "versions": _versions(),
     }
     json_path = results_dir / f"{stamp}.json"

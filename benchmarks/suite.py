@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from benchmarks import phases, report
-from benchmarks.engines.spec import EngineSpec
+from benchmarks.engines.spec import WINDOWED, EngineSpec
 from benchmarks.launchers import EngineUnavailable, Launcher, launcher_for
 from benchmarks.outcome import Outcome
 
@@ -39,6 +39,8 @@ def run_all(
                 outcomes.append(outcome)
                 if engine in unavailable:
                     outcome.failure = unavailable[engine]
+                elif workload in launchers[engine].skips:
+                    outcome.notes.append(launchers[engine].skips[workload])
                 else:
                     spec = _measure(ctx, launchers[engine], outcome)
                     if spec is not None and workload == "w2":
@@ -66,6 +68,11 @@ def _measure(ctx: phases.Context, launcher: Launcher, outcome: Outcome) -> Engin
     outcome.records_per_s = figures.records_per_s
     outcome.seconds = figures.seconds
     outcome.peak_rss_mb = figures.peak_rss_mb
+    outcome.outputs = figures.outputs
+    outcome.notes.extend(figures.notes)
+    outcome.final_counts = figures.final_counts
+    if workload in WINDOWED or workload == "w5":
+        return spec  # no latency phase: see phases.py
     try:
         lat = phases.latency(ctx, launcher, ctx.spec(engine, workload, guarantee, "lat"))
     except phases.PhaseFailed as exc:

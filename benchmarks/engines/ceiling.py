@@ -10,6 +10,12 @@ through a repartition topic that the same consumer reads back, as Kafka Streams 
 stream thread. On start the counts are restored from the changelog, so the restore figure is
 measured the same way as for the frameworks.
 
+W4 is a dict of windows per partition (``{start: {key: count}}``) and a stream time per
+partition; emit on close forwards and forgets every window whose ``end + grace`` the stream
+time reached, emit on update forwards each new count. Its changelog holds the last count of
+each window touched since the last commit. W4 has no restore phase, so nothing is restored;
+and closed windows are not recorded as emitted (a crash could emit one again): a ceiling.
+
 Run: ``python -m benchmarks.engines.ceiling`` with the ``BENCH_*`` environment (see spec.py).
 """
 
@@ -27,11 +33,12 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 
 from benchmarks.engines.logic import enrich, keep, regroup
 from benchmarks.engines.marker import FirstInputMarker
-from benchmarks.engines.spec import EngineSpec
+from benchmarks.engines.spec import GRACE_MS, WINDOW_MS, EngineSpec
 
 _BATCH = 1000
 _MAX_WAIT_S = 0.05
 _INT64 = struct.Struct(">q")
+_CLOSE_AFTER_MS = WINDOW_MS + GRACE_MS  # a window closes when stream time >= start + this
 
 
 class CeilingLoop:
@@ -42,6 +49,9 @@ class CeilingLoop:
         self._counts: dict[bytes, int] = {}
         self._dirty: dict[bytes, tuple[int, int]] = {}  # key -> (count, changelog partition)
         self._offsets: dict[tuple[str, int], int] = {}
+        self._windows: dict[int, dict[int, dict[bytes, int]]] = {}  # partition -> start -> ...
+        self._stream_time: dict[int, int] = {}
+        self.late = 0
         self._in_txn = False
         self._consumer = Consumer(
             {
@@ -66,7 +76,7 @@ class CeilingLoop:
     def run(self) -> None:
         if self._spec.exactly_once:
             self._producer.init_transactions()
-        if self._spec.workload != "w1":
+        if self._spec.workload in ("w2", "w3"):
             self._restore()
         topics = [self._spec.input_topic]
         if self._spec.workload == "w3":
@@ -112,6 +122,8 @@ class CeilingLoop:
                 if keep(value):
                     out = json.dumps(enrich(value), separators=(",", ":"))
                     self._produce(spec.output_topic, msg.key(), out, None, timestamp)
+            elif spec.windowed:
+                self._window(msg.key(), partition, timestamp)
             elif workload == "w3" and topic == spec.input_topic:
                 new_key = regroup(json.loads(msg.value()))
                 self._produce(spec.repartition_topic, new_key, msg.value(), None, timestamp)
@@ -122,6 +134,33 @@ class CeilingLoop:
                 self._dirty[key] = (count, partition)
                 self._produce(spec.output_topic, key, _INT64.pack(count), None, timestamp)
             self._offsets[(topic, partition)] = msg.offset() + 1
+
+    def _window(self, key: bytes, partition: int, timestamp: int) -> None:
+        spec = self._spec
+        st = self._stream_time.get(partition, -1)
+        start = timestamp - timestamp % WINDOW_MS
+        if start + _CLOSE_AFTER_MS <= st:
+            self.late += 1
+            return
+        windows = self._windows.setdefault(partition, {})
+        counts = windows.get(start)
+        if counts is None:
+            counts = windows[start] = {}
+        count = counts.get(key, 0) + 1
+        counts[key] = count
+        windowed = key + _INT64.pack(start)
+        self._dirty[windowed] = (count, partition)
+        if not spec.emit_on_close:
+            self._produce(spec.output_topic, windowed, _INT64.pack(count), None, timestamp)
+        if timestamp <= st:
+            return
+        self._stream_time[partition] = timestamp
+        for closed in [s for s in windows if s + _CLOSE_AFTER_MS <= timestamp]:
+            finals = windows.pop(closed)  # on update, closed windows are just forgotten
+            if spec.emit_on_close:
+                for k, c in finals.items():
+                    out = k + _INT64.pack(closed)
+                    self._produce(spec.output_topic, out, _INT64.pack(c), None, timestamp)
 
     def _produce(
         self,
@@ -199,7 +238,11 @@ class CeilingLoop:
 
 
 def main() -> None:
-    loop = CeilingLoop(EngineSpec.from_env())
+    spec = EngineSpec.from_env()
+    if spec.workload == "w5":
+        # a join needs a table store and its ordering against the stream: not a bare loop
+        raise SystemExit("ceiling: W5 (stream-table join) is not implemented for the ceiling")
+    loop = CeilingLoop(spec)
     signal.signal(signal.SIGTERM, loop.stop)
     signal.signal(signal.SIGINT, loop.stop)
     loop.run()

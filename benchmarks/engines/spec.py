@@ -10,10 +10,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-WORKLOADS = ("w1", "w2", "w3")
+WORKLOADS = ("w1", "w2", "w3", "w4", "w4u", "w5")
+WINDOWED = ("w4", "w4u")  # w4: emit on window close; w4u: emit on every update
 GUARANTEES = ("exactly_once", "at_least_once")
 STORE_NAME = "counts"
+WINDOW_MS = 60_000  # W4: 1-minute tumbling windows ...
+GRACE_MS = 5_000  # ... with 5 s of grace, the same on every engine
 REPARTITION_NAME = "by-user"
+REGION_REPARTITION_NAME = "by-region"  # W5: the count by region re-keys through it
+USERS_STORE_NAME = "users"  # W5: the users table's store
 _PREFIX = "BENCH_"
 
 
@@ -30,6 +35,7 @@ class EngineSpec:
     commit_interval_ms: int
     state_dir: str
     marker_path: str
+    table_topic: str = ""  # W5: the users table ("" for the other workloads)
 
     def __post_init__(self) -> None:
         if self.workload not in WORKLOADS:
@@ -42,6 +48,14 @@ class EngineSpec:
     @property
     def exactly_once(self) -> bool:
         return self.guarantee == "exactly_once"
+
+    @property
+    def windowed(self) -> bool:
+        return self.workload in WINDOWED
+
+    @property
+    def emit_on_close(self) -> bool:
+        return self.workload == "w4"
 
     @property
     def changelog_topic(self) -> str:
@@ -74,4 +88,5 @@ class EngineSpec:
             commit_interval_ms=int(values["commit_interval_ms"]),
             state_dir=values["state_dir"],
             marker_path=values["marker_path"],
+            table_topic=values["table_topic"],
         )

@@ -1,4 +1,4 @@
-"""The streamlet apps for W1/W2/W3, written only against streamlet's public API.
+"""The streamlet apps for W1-W5, written only against streamlet's public API.
 
 The harness runs them as ``streamlet run benchmarks.engines.streamlet_app:from_env --workers N``
 (``from_env`` is a zero-argument factory that reads the ``BENCH_*`` environment, see spec.py);
@@ -15,7 +15,15 @@ from typing import Any
 import streamlet as sl
 from benchmarks.engines.logic import enrich, keep, regroup
 from benchmarks.engines.marker import FirstInputMarker
-from benchmarks.engines.spec import REPARTITION_NAME, STORE_NAME, EngineSpec
+from benchmarks.engines.spec import (
+    GRACE_MS,
+    REGION_REPARTITION_NAME,
+    REPARTITION_NAME,
+    STORE_NAME,
+    USERS_STORE_NAME,
+    WINDOW_MS,
+    EngineSpec,
+)
 from streamlet import serde
 
 _GUARANTEES = {"exactly_once": "exactly_once_v2", "at_least_once": "at_least_once"}
@@ -42,6 +50,42 @@ def build(spec: EngineSpec) -> sl.App:
             return keep(value)
 
         records.filter(marked_keep).map_values(enrich).to(spec.output_topic)
+        return app
+
+    if spec.windowed:
+        emit = sl.Emit.ON_WINDOW_CLOSE if spec.emit_on_close else sl.Emit.ON_WINDOW_UPDATE
+        windows = sl.TumblingWindows(size_ms=WINDOW_MS, grace_ms=GRACE_MS)
+        per_minute = records.peek(mark).group_by_key().windowed_by(windows, emit=emit)
+        per_minute.count(name=STORE_NAME).to_stream().to(
+            spec.output_topic, key_serde=serde.Windowed(serde.String()), value_serde=serde.Int64()
+        )
+        return app
+
+    if spec.workload == "w5":
+        # the page views are keyed by user and co-partitioned with the users (data.py)
+        users = app.table(
+            spec.table_topic,
+            name=USERS_STORE_NAME,
+            key_serde=serde.String(),
+            value_serde=serde.Json(),
+        )
+
+        def region(view: dict[str, Any], user: dict[str, Any]) -> str:
+            return str(user["region"])
+
+        by_region = (
+            records.peek(mark)
+            .join(users, region)
+            .group_by(
+                lambda _user, region: region,
+                name=REGION_REPARTITION_NAME,
+                key_serde=serde.String(),
+                value_serde=serde.String(),
+            )
+        )
+        by_region.count(name=STORE_NAME).to_stream().to(
+            spec.output_topic, value_serde=serde.Int64()
+        )
         return app
 
     if spec.workload == "w2":

@@ -1,4 +1,7 @@
-"""Late records: counted on the task and logged once per window, never dropped silently."""
+"""Late records: counted on the task and logged once per window, never dropped silently.
+
+The task's counts reach Prometheus as ``streamlet_dropped_records_total{reason="late"}``
+(``task.dropped``, which the worker's metrics take about once a second)."""
 
 from __future__ import annotations
 
@@ -12,8 +15,12 @@ log = logging.getLogger("streamlet.windows")
 _REMEMBERED = 10_000  # windows already logged; forgotten in bulk past this many
 
 
+LATE = "late"  # the metric's reason
+
+
 class LateRecords:
-    """Counts every dropped (record, window) on ``task.late_dropped``; logs each window once."""
+    """Counts every dropped (record, window) on ``task.late_dropped`` and in ``task.dropped``;
+    logs each window once."""
 
     def __init__(self, task: TaskServices, node: str) -> None:
         self._task = task
@@ -21,7 +28,9 @@ class LateRecords:
         self._logged: set[tuple[bytes, int]] = set()
 
     def drop(self, key_bytes: bytes, start: int, end: int, record: Any, stream_time: int) -> None:
-        self._task.late_dropped += 1
+        task = self._task
+        task.late_dropped += 1
+        task.dropped[LATE] = task.dropped.get(LATE, 0) + 1
         window = (key_bytes, start)
         if window in self._logged:
             return

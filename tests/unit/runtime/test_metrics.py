@@ -22,6 +22,7 @@ from streamlet.errors import ConfigError, ProcessingError, ProductionError, Seri
 from streamlet.runtime.metrics import LAG_INTERVAL_S, WorkerMetrics, error_reason
 from streamlet.runtime.metrics_http import MULTIPROC_ENV, MetricsServer, multiprocess_registry
 from streamlet.runtime.task import Task
+from streamlet.testing import TopologyTestDriver
 
 
 def value(name: str, **labels: str) -> float:
@@ -131,6 +132,22 @@ def test_policy_applied_counts_dead_letters_and_drops_by_reason() -> None:
     metrics.policy_applied(SerializationError("bad"), ErrorPolicy.CONTINUE)
     assert value("streamlet_dead_letters_total") == dead + 1
     assert value("streamlet_dropped_records_total", reason="deserialization_error") == dropped + 1
+
+
+def test_take_consumed_counts_a_windowed_operators_late_records_as_dropped_late() -> None:
+    app = sl.App("late-metric")
+    views = app.stream("views", key_serde=serde.String(), value_serde=serde.Int64())
+    per_10ms = views.group_by_key().windowed_by(sl.TumblingWindows(10, grace_ms=5)).count("n")
+    per_10ms.to_stream().to("counts", key_serde=serde.Windowed(serde.String()))
+    before = value("streamlet_dropped_records_total", reason="late")
+    with TopologyTestDriver(app) as driver:
+        views_in = driver.input_topic("views", serde.String(), serde.Int64())
+        for ts in (0, 15, 9, 5):  # at stream time 15, [0, 10) is closed: 9 and 5 are late
+            views_in.pipe("a", 1, timestamp=ts)
+        WorkerMetrics().take_consumed(driver._tasks)
+        WorkerMetrics().take_consumed(driver._tasks)
+        assert driver._tasks[0].late_dropped == 2  # the task's own running total stays
+    assert value("streamlet_dropped_records_total", reason="late") == before + 2
 
 
 def test_error_reason_names_the_failing_stage() -> None:
