@@ -63,23 +63,36 @@ def high_watermarks(
             request, isolation_level=IsolationLevel.READ_UNCOMMITTED, request_timeout=_ASK_S
         )
         try:
-            return {
+            ends = {
                 (tp.topic, tp.partition): int(f.result(timeout=_ASK_S * 1.5).offset)
                 for tp, f in futures.items()
             }
         except concurrent.futures.TimeoutError:
             # a request queued for a leader that died may never be answered: a timeout
             # like librdkafka's own, retried (it killed workers as a bare TimeoutError)
+            refresh()
             raise KafkaException(
                 KafkaError(KafkaError._TIMED_OUT, "no answer to ListOffsets")
             ) from None
         except KafkaException:
-            # the admin client's metadata can keep a dead leader (or none: "No leaders
-            # found") long after the election: ask for it anew before the next try
-            for topic in {t for t, _ in partitions}:
-                with contextlib.suppress(KafkaException):
-                    admin.list_topics(topic, timeout=5.0)
+            refresh()
             raise
+        unknown = sorted(k for k, end in ends.items() if end < 0)
+        if unknown:
+            # during an election ListOffsets answered -1001 (no offset) without an error;
+            # taken as the end, it made restore wipe the store and replay nothing
+            refresh()
+            raise KafkaException(
+                KafkaError(KafkaError._TIMED_OUT, f"no end offset known yet for {unknown}")
+            )
+        return ends
+
+    def refresh() -> None:
+        # the admin client's metadata can keep a dead leader (or none: "No leaders found")
+        # long after the election: ask for it anew before the next try
+        for topic in {t for t, _ in partitions}:
+            with contextlib.suppress(KafkaException):
+                admin.list_topics(topic, timeout=5.0)
 
     try:  # a leader that just died or moved answers transiently: ride it out, bounded
         return retry_transient(ask, f"end offsets of {sorted(partitions)}", 120.0)

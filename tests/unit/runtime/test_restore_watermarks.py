@@ -54,3 +54,9 @@ def test_high_watermarks_refresh_metadata_when_no_leader_is_found() -> None:
     got = restore.high_watermarks(admin, [("c", 0), ("c", 1)])  # type: ignore[arg-type]
     assert got == {("c", 0): 42, ("c", 1): 42}
     assert admin.refreshed == ["c"]
+
+
+def test_high_watermarks_retry_an_end_offset_that_is_not_known_yet() -> None:
+    admin = _FlakyAdmin(1, lambda f: f.set_result(_Offset(-1001)))  # answered, no offset
+    assert restore.high_watermarks(admin, [("c", 0)]) == {("c", 0): 42}  # type: ignore[arg-type]
+    assert admin.calls == 2 and admin.refreshed == ["c"]
