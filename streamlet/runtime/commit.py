@@ -40,6 +40,10 @@ from streamlet.runtime.task import Task, wall_clock_ms
 log = logging.getLogger(__name__)
 
 _TIMEOUT_S = 30.0
+# how long a clean close (a revocation) waits for exact changelog ends: the lower bound it
+# keeps otherwise only costs a short replay, while waiting on a dead leader's answer held
+# revocations for 30 s and cost the member its place in the group
+_SETTLE_S = 5.0
 
 
 class ChangelogPositions:
@@ -57,13 +61,15 @@ class ChangelogPositions:
         return self._known.get((topic, partition))
 
     def harvest(self, wait: bool = False) -> None:
-        """Take in the results of the last refresh that have arrived (all, with ``wait``)."""
+        """Take in the results of the last refresh that have arrived (with ``wait``, those
+        that arrive within ``_SETTLE_S``; an answer that does not keeps the older bound)."""
         if self._pending is None:
             return
+        deadline = time.monotonic() + _SETTLE_S
         for tp, future in list(self._pending.items()):
             if wait or future.done():
                 try:
-                    offset = future.result(timeout=_TIMEOUT_S).offset
+                    offset = future.result(timeout=max(0.0, deadline - time.monotonic())).offset
                 except Exception as exc:  # a lower bound that stays older is still correct
                     log.debug("changelog end offset query failed: %s", exc)
                 else:
