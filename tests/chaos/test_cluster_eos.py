@@ -184,6 +184,20 @@ class Run:
                 self.fail(f"no progress in {timeout:.0f} s since {before}: {now}")
             time.sleep(0.2)
 
+    def progress_within(self, before: dict[int, int], seconds: float) -> float | None:
+        """Watch for ``seconds``: when the group first committed past ``before`` on every
+        input partition, or None."""
+        start = time.monotonic()
+        first = None
+        while time.monotonic() - start < seconds:
+            now = self.probe.ask(f"committed {self.src} {PARTITIONS}") or {}
+            if first is None and all(
+                now.get(str(p), 0) > before.get(p, 0) for p in range(PARTITIONS)
+            ):
+                first = time.monotonic() - start
+            time.sleep(0.2)
+        return first
+
     def leader_to_kill(self) -> int:
         """The broker leading the most output and transaction-log partitions."""
         while True:
@@ -238,7 +252,9 @@ def test_cluster_eos_survives_worker_kills_broker_bounces_and_a_zombie(
             zombie = run.workers[i]
             seen = len(zombie.output())
             zombie.proc.send_signal(signal.SIGSTOP)
-            time.sleep(POLL_MS / 1000 + 4)  # the fault itself: frozen past max.poll.interval.ms
+            # the fault itself: frozen past max.poll.interval.ms; meanwhile the others take
+            # over its partitions (time to resume: until they commit past ``before``)
+            took = run.progress_within(before, POLL_MS / 1000 + 4)
             zombie.proc.send_signal(signal.SIGCONT)
             deadline = time.monotonic() + 60
             # refused: its transaction fails at its next produce or commit, never commits
@@ -248,7 +264,10 @@ def test_cluster_eos_survives_worker_kills_broker_bounces_and_a_zombie(
                     run.fail("the zombie never tried to commit")
                 time.sleep(0.2)
             refused += 1
-            resume["zombie"].append(run.resumed_after(before))
+            stopped = POLL_MS / 1000 + 4
+            resume["zombie"].append(
+                took if took is not None else stopped + run.resumed_after(before)
+            )
         print(f"fault {n + 1}/{len(faults)}: {fault} at {time.monotonic() - t0:.0f} s", flush=True)
         time.sleep(rng.uniform(0.2, 1.5))  # the fault's own timing: not a synchronisation
     run.assert_all_alive()
