@@ -28,6 +28,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -125,6 +126,8 @@ class Run:
         self.probe = Probe(cluster.bootstrap, self.app_id)
         self.workers: list[WorkerProcess] = []
         self.starts = 0
+        self._restarting: threading.Thread | None = None
+        self._restart_error: Exception | None = None
         for i in range(WORKERS):
             self.workers.append(self.start(i))
 
@@ -205,7 +208,25 @@ class Run:
             if led:
                 return int(max(led, key=lambda b: led[b]))
 
-    def await_replicated(self, timeout: float = 180) -> None:
+    def restart(self, node: int) -> None:
+        def start() -> None:
+            try:
+                self.cluster.start_node(node)
+            except Exception as exc:  # reported by await_restarted
+                self._restart_error = exc
+
+        self._restart_error = None
+        self._restarting = threading.Thread(target=start, daemon=True)
+        self._restarting.start()
+
+    def await_restarted(self, timeout: float = 240) -> None:
+        """The broker restarted last is up and every partition fully replicated again."""
+        if self._restarting is None:
+            return
+        self._restarting.join(timeout)
+        assert not self._restarting.is_alive(), "the broker did not restart in time"
+        assert self._restart_error is None, f"the broker did not restart: {self._restart_error}"
+        self._restarting = None
         deadline = time.monotonic() + timeout
         topics = ",".join([self.src, *self.outputs])
         while self.probe.ask(f"replicated {topics}") is not True:
@@ -231,6 +252,7 @@ def test_cluster_eos_survives_worker_kills_broker_bounces_and_a_zombie(
     refused = 0
     t0 = time.monotonic()
     for n, fault in enumerate(faults):
+        wipe = False
         run.assert_all_alive()
         before = run.committed()
         if fault == "kill":
@@ -242,11 +264,11 @@ def test_cluster_eos_survives_worker_kills_broker_bounces_and_a_zombie(
             run.workers[i] = run.start(i)
             resume["wipe" if wipe else "kill"].append(run.resumed_after(before))
         elif fault == "bounce":
+            run.await_restarted()  # the previous bounce's broker is back and caught up
             node = run.leader_to_kill()
             cluster.kill_node(node)
             resume["bounce"].append(run.resumed_after(before, timeout=180))
-            cluster.start_node(node)
-            run.await_replicated()
+            run.restart(node)  # in the background: the next faults overlap its catch-up
         else:
             i = rng.randrange(WORKERS)
             zombie = run.workers[i]
@@ -268,8 +290,14 @@ def test_cluster_eos_survives_worker_kills_broker_bounces_and_a_zombie(
             resume["zombie"].append(
                 took if took is not None else stopped + run.resumed_after(before)
             )
-        print(f"fault {n + 1}/{len(faults)}: {fault} at {time.monotonic() - t0:.0f} s", flush=True)
+        kind = "wipe" if fault == "kill" and wipe else fault
+        print(
+            f"fault {n + 1}/{len(faults)}: {kind} at {time.monotonic() - t0:.0f} s, "
+            f"resumed in {resume[kind][-1]:.1f} s",
+            flush=True,
+        )
         time.sleep(rng.uniform(0.2, 1.5))  # the fault's own timing: not a synchronisation
+    run.await_restarted()
     run.assert_all_alive()
     sent = feeder.stop()
     run.probe.close()
