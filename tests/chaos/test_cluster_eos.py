@@ -50,6 +50,8 @@ RATE = int(os.environ.get("CHAOS_RATE", "400"))
 SEED = int(os.environ.get("CHAOS_SEED", "7"))
 POLL_MS = 8000
 REFUSED = re.compile(r"transaction failed, aborting|commit failed")
+ASSIGNED = re.compile(r"streamlet\.runtime\.worker: assigned (.*)")
+REBALANCE = re.compile(r"worker: (?:assigned|revoked|partitions lost)|restore: restor")
 CONFIG = f"session.timeout.ms=3000,heartbeat.interval.ms=300,max.poll.interval.ms={POLL_MS}"
 PROBE = Path(__file__).with_name("cluster_probe.py")
 # a bound that scales with the knobs (scripts/chaos runs 50 kills): the short run takes ~3 min
@@ -187,6 +189,29 @@ class Run:
                 self.fail(f"no progress in {timeout:.0f} s since {before}: {now}")
             time.sleep(0.2)
 
+    def await_processing(self, i: int, timeout: float = 120) -> None:
+        """Until worker ``i`` owns input partitions and commits on them with no rebalance
+        or restoration in its log for 2 s: it is processing, inside a transaction (frozen
+        during a restoration instead, it would hold none to be refused)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.workers[i].output()
+            events = len(REBALANCE.findall(log))
+            assigned = ASSIGNED.findall(log)
+            owned = re.findall(rf"{re.escape(self.src)}\[(\d+)\]", assigned[-1]) if assigned else []
+            before = self.committed()
+            time.sleep(2.0)
+            now = self.committed()
+            if (
+                owned
+                and len(REBALANCE.findall(self.workers[i].output())) == events
+                and all(now.get(int(p), 0) > before.get(int(p), 0) for p in owned)
+            ):
+                return
+            self.assert_all_alive()
+            if time.monotonic() > deadline:
+                self.fail(f"worker {i} did not settle to processing in {timeout:.0f} s")
+
     def progress_within(self, before: dict[int, int], seconds: float) -> float | None:
         """Watch for ``seconds``: when the group first committed past ``before`` on every
         input partition, or None."""
@@ -272,6 +297,8 @@ def test_cluster_eos_survives_worker_kills_broker_bounces_and_a_zombie(
         else:
             i = rng.randrange(WORKERS)
             zombie = run.workers[i]
+            run.await_processing(i)  # so it is frozen inside an open transaction
+            before = run.committed()
             seen = len(zombie.output())
             zombie.proc.send_signal(signal.SIGSTOP)
             # the fault itself: frozen past max.poll.interval.ms; meanwhile the others take
