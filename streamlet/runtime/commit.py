@@ -32,6 +32,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from streamlet.config import AppConfig
 from streamlet.errors import ProducerFencedError, TransactionError
+from streamlet.kafka.bounded import CallStuck, call_bounded
 from streamlet.kafka.clients import producer_config
 from streamlet.kafka.retry import retry_transient
 from streamlet.runtime.metrics import WorkerMetrics
@@ -44,6 +45,9 @@ _TIMEOUT_S = 30.0
 # keeps otherwise only costs a short replay, while waiting on a dead leader's answer held
 # revocations for 30 s and cost the member its place in the group
 _SETTLE_S = 5.0
+# past its own timeout, how long a send_offsets_to_transaction may still take before the
+# producer is given up as stuck
+_STUCK_GRACE_S = 15.0
 
 
 class ChangelogPositions:
@@ -108,6 +112,9 @@ class Committer:
         self.rejected = False  # the last commit failed on records the broker rejected
         self._rejected_since_commit = False
         self.positions = ChangelogPositions(admin)
+        # producers left inside a call that never returned: kept referenced (destroying one
+        # mid-call is unsafe); the replacement's init_transactions fences them
+        self._stuck: list[Producer] = []
         self._producer = self._new_producer()
 
     # -- producer -----------------------------------------------------------------------
@@ -131,8 +138,9 @@ class Committer:
 
     def recreate_producer(self) -> None:
         """After a fatal producer error: a new producer (and epoch) for the same id."""
-        with contextlib.suppress(Exception):
-            self._producer.flush(0)
+        if not self._stuck or self._stuck[-1] is not self._producer:
+            with contextlib.suppress(Exception):
+                self._producer.flush(0)
         self._in_txn = False
         self._delivery_errors.clear()
         self._produced.clear()
@@ -209,9 +217,7 @@ class Committer:
         try:
             if self._txn_id is not None:
                 if offsets:  # steps 3-4
-                    self._producer.send_offsets_to_transaction(
-                        offsets, consumer.consumer_group_metadata(), _TIMEOUT_S
-                    )
+                    self._send_offsets(offsets, consumer.consumer_group_metadata())
                 self._producer.commit_transaction(_TIMEOUT_S)
                 self._in_txn = False
             else:
@@ -236,6 +242,20 @@ class Committer:
         self.metrics.committed(time.monotonic() - started, self._produced)
         self._produced = {}
         return offsets
+
+    def _send_offsets(self, offsets: list[TopicPartition], group: Any) -> None:
+        producer = self._producer
+        try:
+            call_bounded(
+                lambda: producer.send_offsets_to_transaction(offsets, group, _TIMEOUT_S),
+                _TIMEOUT_S + _STUCK_GRACE_S,
+                "send_offsets_to_transaction",
+            )
+        except CallStuck as exc:
+            # seen after a broker was killed: the call never returned and the worker stopped
+            # polling for good; abort() replaces this producer
+            self._stuck.append(producer)
+            raise TransactionError(f"commit failed: {exc} (librdkafka #5456/#5511)") from exc
 
     def settle_offsets(self, tasks: list[Task]) -> None:
         """On a clean close: record exact changelog end offsets after the last commit."""
@@ -267,6 +287,11 @@ class Committer:
         if not self._in_txn:
             return
         self.metrics.aborted()
+        if self._stuck and self._stuck[-1] is self._producer:
+            # still inside send_offsets_to_transaction: a new producer for the same id
+            # fences it and aborts its transaction
+            self.recreate_producer()
+            return
         try:
             self._producer.abort_transaction(_TIMEOUT_S)
         except KafkaException as exc:
