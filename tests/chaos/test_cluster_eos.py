@@ -189,7 +189,24 @@ class Run:
                 self.fail(f"no progress in {timeout:.0f} s since {before}: {now}")
             time.sleep(0.2)
 
-    def await_processing(self, i: int, timeout: float = 120) -> None:
+    def await_taken_over(
+        self, partitions: list[str], marks: dict[int, int], timeout: float = 60
+    ) -> None:
+        """Until another worker logs an assignment of one of ``partitions`` after ``marks``
+        (the lengths of their logs when the zombie was frozen)."""
+        wanted = {f"{self.src}[{p}]" for p in partitions}
+        deadline = time.monotonic() + timeout
+        while not any(
+            wanted & set(re.findall(rf"{re.escape(self.src)}\[\d+\]", line))
+            for j, mark in marks.items()
+            for line in ASSIGNED.findall(self.workers[j].output()[mark:])
+        ):
+            self.assert_all_alive()
+            if time.monotonic() > deadline:
+                self.fail(f"no worker took over the frozen worker's partitions {partitions}")
+            time.sleep(0.2)
+
+    def await_processing(self, i: int, timeout: float = 120) -> list[str]:
         """Until worker ``i`` owns input partitions and commits on them with no rebalance
         or restoration in its log for 2 s: it is processing, inside a transaction (frozen
         during a restoration instead, it would hold none to be refused)."""
@@ -207,7 +224,7 @@ class Run:
                 and len(REBALANCE.findall(self.workers[i].output())) == events
                 and all(now.get(int(p), 0) > before.get(int(p), 0) for p in owned)
             ):
-                return
+                return owned
             self.assert_all_alive()
             if time.monotonic() > deadline:
                 self.fail(f"worker {i} did not settle to processing in {timeout:.0f} s")
@@ -295,15 +312,20 @@ def test_cluster_eos_survives_worker_kills_broker_bounces_and_a_zombie(
             resume["bounce"].append(run.resumed_after(before, timeout=180))
             run.restart(node)  # in the background: the next faults overlap its catch-up
         else:
+            # after a bounce the group coordinator may be moving: one that is not yet
+            # watching sessions lets a frozen member keep its partitions (seen once)
+            run.await_restarted()
             i = rng.randrange(WORKERS)
             zombie = run.workers[i]
-            run.await_processing(i)  # so it is frozen inside an open transaction
+            owned = run.await_processing(i)  # so it is frozen inside an open transaction
             before = run.committed()
             seen = len(zombie.output())
+            others = {j: len(w.output()) for j, w in enumerate(run.workers) if j != i}
             zombie.proc.send_signal(signal.SIGSTOP)
             # the fault itself: frozen past max.poll.interval.ms; meanwhile the others take
             # over its partitions (time to resume: until they commit past ``before``)
             took = run.progress_within(before, POLL_MS / 1000 + 4)
+            run.await_taken_over(owned, others)  # else it would still be a member, no zombie
             zombie.proc.send_signal(signal.SIGCONT)
             deadline = time.monotonic() + 60
             # refused: its transaction fails at its next produce or commit, never commits
