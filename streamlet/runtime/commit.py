@@ -110,6 +110,9 @@ class Committer:
         self._began: float | None = None  # monotonic start of the latest transaction
         self._delivery_errors: list[str] = []
         self.rejected = False  # the last commit failed on records the broker rejected
+        # the last commit sent input offsets with the group's metadata and succeeded: the
+        # broker checked that this member still owned the partitions then
+        self._owner_checked = False
         self._rejected_since_commit = False
         self.positions = ChangelogPositions(admin)
         # producers left inside a call that never returned: kept referenced (destroying one
@@ -200,6 +203,7 @@ class Committer:
         """Make every task's progress durable and return the input offsets committed; raises
         TransactionError/ProducerFencedError."""
         self.rejected = False
+        self._owner_checked = False
         if self._txn_id is not None and not self._in_txn:
             if not any(task.has_pending_writes() for task in tasks):
                 return []
@@ -241,6 +245,7 @@ class Committer:
         self.positions.refresh(written)
         self.metrics.committed(time.monotonic() - started, self._produced)
         self._produced = {}
+        self._owner_checked = bool(offsets)
         return offsets
 
     def _send_offsets(self, offsets: list[TopicPartition], group: Any) -> None:
@@ -265,7 +270,11 @@ class Committer:
             for ts in task.stores.values()
             if ts.spec.changelog
         ]
-        if not tps:
+        if not tps or not self._owner_checked:
+            # unchecked (nothing committed just now), this member may have been dropped from
+            # the group meanwhile, and the changelog's end then includes a new owner's
+            # records its stores lack: recording that end made a later restore skip them
+            # (seen after a restore in on_assign outlasted the rebalance timeout)
             return
         self.positions.harvest(wait=True)
         self.positions.refresh(tps)
