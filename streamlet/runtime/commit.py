@@ -32,6 +32,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from streamlet.config import AppConfig
 from streamlet.errors import ProducerFencedError, TransactionError
+from streamlet.kafka.bounded import CallStuck, call_bounded
 from streamlet.kafka.clients import producer_config
 from streamlet.kafka.retry import retry_transient
 from streamlet.runtime.metrics import WorkerMetrics
@@ -40,6 +41,13 @@ from streamlet.runtime.task import Task, wall_clock_ms
 log = logging.getLogger(__name__)
 
 _TIMEOUT_S = 30.0
+# how long a clean close (a revocation) waits for exact changelog ends: the lower bound it
+# keeps otherwise only costs a short replay, while waiting on a dead leader's answer held
+# revocations for 30 s and cost the member its place in the group
+_SETTLE_S = 5.0
+# past its own timeout, how long a send_offsets_to_transaction may still take before the
+# producer is given up as stuck
+_STUCK_GRACE_S = 15.0
 
 
 class ChangelogPositions:
@@ -57,13 +65,15 @@ class ChangelogPositions:
         return self._known.get((topic, partition))
 
     def harvest(self, wait: bool = False) -> None:
-        """Take in the results of the last refresh that have arrived (all, with ``wait``)."""
+        """Take in the results of the last refresh that have arrived (with ``wait``, those
+        that arrive within ``_SETTLE_S``; an answer that does not keeps the older bound)."""
         if self._pending is None:
             return
+        deadline = time.monotonic() + _SETTLE_S
         for tp, future in list(self._pending.items()):
             if wait or future.done():
                 try:
-                    offset = future.result(timeout=_TIMEOUT_S).offset
+                    offset = future.result(timeout=max(0.0, deadline - time.monotonic())).offset
                 except Exception as exc:  # a lower bound that stays older is still correct
                     log.debug("changelog end offset query failed: %s", exc)
                 else:
@@ -100,8 +110,14 @@ class Committer:
         self._began: float | None = None  # monotonic start of the latest transaction
         self._delivery_errors: list[str] = []
         self.rejected = False  # the last commit failed on records the broker rejected
+        # the last commit sent input offsets with the group's metadata and succeeded: the
+        # broker checked that this member still owned the partitions then
+        self._owner_checked = False
         self._rejected_since_commit = False
         self.positions = ChangelogPositions(admin)
+        # producers left inside a call that never returned: kept referenced (destroying one
+        # mid-call is unsafe); the replacement's init_transactions fences them
+        self._stuck: list[Producer] = []
         self._producer = self._new_producer()
 
     # -- producer -----------------------------------------------------------------------
@@ -125,8 +141,9 @@ class Committer:
 
     def recreate_producer(self) -> None:
         """After a fatal producer error: a new producer (and epoch) for the same id."""
-        with contextlib.suppress(Exception):
-            self._producer.flush(0)
+        if not self._stuck or self._stuck[-1] is not self._producer:
+            with contextlib.suppress(Exception):
+                self._producer.flush(0)
         self._in_txn = False
         self._delivery_errors.clear()
         self._produced.clear()
@@ -186,6 +203,7 @@ class Committer:
         """Make every task's progress durable and return the input offsets committed; raises
         TransactionError/ProducerFencedError."""
         self.rejected = False
+        self._owner_checked = False
         if self._txn_id is not None and not self._in_txn:
             if not any(task.has_pending_writes() for task in tasks):
                 return []
@@ -203,9 +221,7 @@ class Committer:
         try:
             if self._txn_id is not None:
                 if offsets:  # steps 3-4
-                    self._producer.send_offsets_to_transaction(
-                        offsets, consumer.consumer_group_metadata(), _TIMEOUT_S
-                    )
+                    self._send_offsets(offsets, consumer.consumer_group_metadata())
                 self._producer.commit_transaction(_TIMEOUT_S)
                 self._in_txn = False
             else:
@@ -229,7 +245,22 @@ class Committer:
         self.positions.refresh(written)
         self.metrics.committed(time.monotonic() - started, self._produced)
         self._produced = {}
+        self._owner_checked = bool(offsets)
         return offsets
+
+    def _send_offsets(self, offsets: list[TopicPartition], group: Any) -> None:
+        producer = self._producer
+        try:
+            call_bounded(
+                lambda: producer.send_offsets_to_transaction(offsets, group, _TIMEOUT_S),
+                _TIMEOUT_S + _STUCK_GRACE_S,
+                "send_offsets_to_transaction",
+            )
+        except CallStuck as exc:
+            # seen after a broker was killed: the call never returned and the worker stopped
+            # polling for good; abort() replaces this producer
+            self._stuck.append(producer)
+            raise TransactionError(f"commit failed: {exc} (librdkafka #5456/#5511)") from exc
 
     def settle_offsets(self, tasks: list[Task]) -> None:
         """On a clean close: record exact changelog end offsets after the last commit."""
@@ -239,7 +270,11 @@ class Committer:
             for ts in task.stores.values()
             if ts.spec.changelog
         ]
-        if not tps:
+        if not tps or not self._owner_checked:
+            # unchecked (nothing committed just now), this member may have been dropped from
+            # the group meanwhile, and the changelog's end then includes a new owner's
+            # records its stores lack: recording that end made a later restore skip them
+            # (seen after a restore in on_assign outlasted the rebalance timeout)
             return
         self.positions.harvest(wait=True)
         self.positions.refresh(tps)
@@ -261,6 +296,11 @@ class Committer:
         if not self._in_txn:
             return
         self.metrics.aborted()
+        if self._stuck and self._stuck[-1] is self._producer:
+            # still inside send_offsets_to_transaction: a new producer for the same id
+            # fences it and aborts its transaction
+            self.recreate_producer()
+            return
         try:
             self._producer.abort_transaction(_TIMEOUT_S)
         except KafkaException as exc:

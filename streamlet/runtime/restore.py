@@ -13,6 +13,7 @@ restoration back until it commits or aborts, never ends it early.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import logging
 import time
@@ -30,6 +31,8 @@ from streamlet.runtime.progress import RestoreProgress
 log = logging.getLogger(__name__)
 
 _HIGH_WATERMARK_SETTLE_S = 15.0
+# one ListOffsets try: short, so a retry soon goes to the leader elected meanwhile
+_ASK_S = 10.0
 
 _BATCH = 10_000
 _STALL_S = 120.0
@@ -57,12 +60,39 @@ def high_watermarks(
 
     def ask() -> dict[tuple[str, int], int]:
         futures = admin.list_offsets(
-            request, isolation_level=IsolationLevel.READ_UNCOMMITTED, request_timeout=30.0
+            request, isolation_level=IsolationLevel.READ_UNCOMMITTED, request_timeout=_ASK_S
         )
-        return {
-            (tp.topic, tp.partition): int(f.result(timeout=30.0).offset)
-            for tp, f in futures.items()
-        }
+        try:
+            ends = {
+                (tp.topic, tp.partition): int(f.result(timeout=_ASK_S * 1.5).offset)
+                for tp, f in futures.items()
+            }
+        except concurrent.futures.TimeoutError:
+            # a request queued for a leader that died may never be answered: a timeout
+            # like librdkafka's own, retried (it killed workers as a bare TimeoutError)
+            refresh()
+            raise KafkaException(
+                KafkaError(KafkaError._TIMED_OUT, "no answer to ListOffsets")
+            ) from None
+        except KafkaException:
+            refresh()
+            raise
+        unknown = sorted(k for k, end in ends.items() if end < 0)
+        if unknown:
+            # during an election ListOffsets answered -1001 (no offset) without an error;
+            # taken as the end, it made restore wipe the store and replay nothing
+            refresh()
+            raise KafkaException(
+                KafkaError(KafkaError._TIMED_OUT, f"no end offset known yet for {unknown}")
+            )
+        return ends
+
+    def refresh() -> None:
+        # the admin client's metadata can keep a dead leader (or none: "No leaders found")
+        # long after the election: ask for it anew before the next try
+        for topic in {t for t, _ in partitions}:
+            with contextlib.suppress(KafkaException):
+                admin.list_topics(topic, timeout=5.0)
 
     try:  # a leader that just died or moved answers transiently: ride it out, bounded
         return retry_transient(ask, f"end offsets of {sorted(partitions)}", 120.0)

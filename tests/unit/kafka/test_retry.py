@@ -22,6 +22,11 @@ def test_retry_transient_rides_out_unknown_partition_and_destroyed_broker() -> N
     assert _failing([KafkaError._UNKNOWN_PARTITION, KafkaError._DESTROY_BROKER]) == [3]
 
 
+def test_retry_transient_rides_out_a_leader_epoch_change() -> None:
+    codes = [KafkaError.FENCED_LEADER_EPOCH, KafkaError.UNKNOWN_LEADER_EPOCH]
+    assert _failing([*codes, KafkaError.OFFSET_NOT_AVAILABLE]) == [4]
+
+
 def test_retry_transient_raises_other_errors_at_once() -> None:
     with pytest.raises(KafkaException):
         _failing([KafkaError.TOPIC_AUTHORIZATION_FAILED])
