@@ -55,7 +55,12 @@ REBALANCE = re.compile(r"worker: (?:assigned|revoked|partitions lost)|restore: r
 CONFIG = f"session.timeout.ms=3000,heartbeat.interval.ms=300,max.poll.interval.ms={POLL_MS}"
 PROBE = Path(__file__).with_name("cluster_probe.py")
 # a bound that scales with the knobs (scripts/chaos runs 50 kills): the short run takes ~3 min
-pytestmark = [pytest.mark.chaos, pytest.mark.timeout(300 + 40 * KILLS + 150 * BOUNCES)]
+# the cluster tests share one xdist process (the cluster fixture starts the cluster once)
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.xdist_group("cluster"),
+    pytest.mark.timeout(300 + 40 * KILLS + 150 * BOUNCES),
+]
 
 
 def _helper(*args: str) -> subprocess.Popen[str]:
