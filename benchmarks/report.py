@@ -96,8 +96,12 @@ def write_chart(path: Path, title: str, outcomes: list[Outcome]) -> str | None:
         (o.engine, o.workload, o.guarantee): o for o in outcomes
     }
     width = 0.8 / len(engines)
-    fig, axes = plt.subplots(len(_METRICS), 1, figsize=(max(8.0, 1.5 * len(runs) + 3), 11))
-    for ax, (attr, label) in zip(axes, _METRICS, strict=True):
+    # a panel with no figure at all (latency, when only W4 ran) is left out
+    metrics = [m for m in _METRICS if any(_metric(o, m[0]) for o in outcomes)] or [_METRICS[0]]
+    fig, axes = plt.subplots(
+        len(metrics), 1, figsize=(max(8.0, 1.5 * len(runs) + 3), 11), squeeze=False
+    )
+    for ax, (attr, label) in zip(axes[:, 0], metrics, strict=True):
         for i, engine in enumerate(engines):
             heights = [_metric(value.get((engine, w, g)), attr) for w, g in runs]
             xs = [x + i * width for x in range(len(runs))]
@@ -106,7 +110,7 @@ def write_chart(path: Path, title: str, outcomes: list[Outcome]) -> str | None:
         ax.set_xticks([x + centre for x in range(len(runs))], [f"{w}\n{g}" for w, g in runs])
         ax.set_title(label, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8, ncols=min(len(engines), 5))
+    axes[0, 0].legend(fontsize=8, ncols=min(len(engines), 5))
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

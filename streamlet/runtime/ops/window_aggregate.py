@@ -45,24 +45,31 @@ def compile_window_aggregate(
         closed_up_to = st - size - grace  # a window is closed iff start <= this
         return 0 if closed_up_to < 0 else (closed_up_to // advance + 1) * advance
 
-    # windows starting before these were already forwarded (on close) / deleted
-    state = {"unemitted": first_open_start(observed), "expired": 0}
+    # Windows starting before ``unemitted`` were already forwarded (on close); before
+    # ``expired``, deleted. Both are multiples of the advance, so the scans are due exactly
+    # when stream time reaches ``close_at`` / ``expire_at``: one comparison per record.
+    unemitted = first_open_start(observed)
+    close_at = unemitted + size + grace
+    expired = 0
+    expire_at = retention + advance
+    tumbling = advance == size
+    get, put, key_bytes_of = store.get, store.put, store.key_bytes
 
     def close_windows(st: int, r: Record) -> None:
+        nonlocal unemitted, close_at
         start_to = first_open_start(st)
-        if start_to <= state["unemitted"]:
-            return
-        for key, start, ts, value in store.windows(state["unemitted"], start_to):
+        for key, start, ts, value in store.windows(unemitted, start_to):
             win = Windowed(key, start, start + size)
             out(Record(win, Change(None, value), ts, (), r.topic, r.partition, r.offset))
-        state["unemitted"] = start_to
+        unemitted = start_to
+        close_at = start_to + size + grace
 
     def expire(st: int) -> None:
+        nonlocal expired, expire_at
         expire_to = st - retention  # starts before this are expired
-        if expire_to - state["expired"] < advance:  # at most one scan per advance
-            return
-        store.expire(state["expired"], expire_to)
-        state["expired"] = expire_to
+        store.expire(expired, expire_to)
+        expired = expire_to
+        expire_at = expire_to + retention + advance  # at most one scan per advance
 
     def emit(r: Record) -> None:
         nonlocal observed
@@ -74,26 +81,29 @@ def compile_window_aggregate(
             st = observed
         if r.key is not None:  # Kafka Streams drops null keys from aggregations too
             aggregate(r, st)
-        if on_close:
+        if on_close and st >= close_at:
             close_windows(st, r)
-        expire(st)
+        if st >= expire_at:
+            expire(st)
 
     def aggregate(r: Record, st: int) -> None:
-        key_bytes = store.key_bytes(r.key)
+        key_bytes = key_bytes_of(r.key)
         ts = r.timestamp
-        for start in starts_for(ts):
+        # the one tumbling window of a time >= 0 without building a range (a negative time,
+        # which only a record without a timestamp can carry, is in no window)
+        for start in (ts - ts % size,) if tumbling and ts >= 0 else starts_for(ts):
             end = start + size
             if end + grace <= st:
                 late.drop(key_bytes, start, end, r, st)
                 continue
-            found = store.get(key_bytes, start)
+            found = get(key_bytes, start)
             old, old_ts = (None, ts) if found is None else (found[1], found[0])
             try:
                 new = aggregator(r.key, r.value, initializer() if old is None else old)
             except Exception as exc:
                 raise user_error(exc, n.name, aggregator) from exc
             new_ts = max(ts, old_ts)
-            store.put(key_bytes, start, new_ts, new)
+            put(key_bytes, start, new_ts, new)
             if not on_close:
                 win = Windowed(r.key, start, end)
                 out(
