@@ -31,7 +31,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from streamlet.config import AppConfig
-from streamlet.errors import ProducerFencedError, TransactionError
+from streamlet.errors import ProducerFencedError, StreamletError, TransactionError
 from streamlet.kafka.bounded import CallStuck, call_bounded
 from streamlet.kafka.clients import producer_config
 from streamlet.kafka.retry import retry_transient
@@ -262,7 +262,7 @@ class Committer:
             self._stuck.append(producer)
             raise TransactionError(f"commit failed: {exc} (librdkafka #5456/#5511)") from exc
 
-    def settle_offsets(self, tasks: list[Task]) -> None:
+    def settle_offsets(self, tasks: list[Task], consumer: Any) -> None:
         """On a clean close: record exact changelog end offsets after the last commit."""
         tps = [
             (ts.spec.changelog, task.partition)
@@ -270,11 +270,16 @@ class Committer:
             for ts in task.stores.values()
             if ts.spec.changelog
         ]
-        if not tps or not self._owner_checked:
+        if not tps:
+            return
+        if not self._owner_checked:
             # unchecked (nothing committed just now), this member may have been dropped from
             # the group meanwhile, and the changelog's end then includes a new owner's
             # records its stores lack: recording that end made a later restore skip them
-            # (seen after a restore in on_assign outlasted the rebalance timeout)
+            # (seen after a restore in on_assign outlasted the rebalance timeout). Have the
+            # broker check it: the same offsets again, in a transaction of their own.
+            self._check_owner(tasks, consumer)
+        if not self._owner_checked:
             return
         self.positions.harvest(wait=True)
         self.positions.refresh(tps)
@@ -285,6 +290,29 @@ class Committer:
                 offset = self.positions.get(changelog, task.partition) if changelog else None
                 if offset is not None:
                     ts.buffered.flush(offset)
+
+    def _check_owner(self, tasks: list[Task], consumer: Any) -> None:
+        """Exactly-once: commit the tasks' input offsets again (nothing else is pending), so
+        that the group coordinator confirms this member still owns them; any failure leaves
+        the ownership unchecked (the recorded changelog offsets stay lower bounds)."""
+        offsets = [
+            TopicPartition(topic, task.partition, offset)
+            for task in tasks
+            for topic, offset in task.offsets.items()
+        ]
+        if self._txn_id is None or self._in_txn or not offsets:
+            return
+        try:
+            self.begin()
+            self._send_offsets(offsets, consumer.consumer_group_metadata())
+            self._producer.commit_transaction(_TIMEOUT_S)
+            self._in_txn = False
+        except (KafkaException, StreamletError) as exc:
+            log.info("ownership not confirmed at close (%s): changelog offsets stay bounds", exc)
+            with contextlib.suppress(Exception):
+                self.abort()
+            return
+        self._owner_checked = True
 
     def abort(self) -> None:
         """Abort the open transaction (if any); raises ProducerFencedError when fenced."""

@@ -443,7 +443,7 @@ class Worker:
         """Commit, then record the exact changelog end offsets (a clean close follows)."""
         tasks = list(self._tasks.values())
         self._commit(tasks)
-        self._committer.settle_offsets(tasks)
+        self._committer.settle_offsets(tasks, self._consumer)
 
     def _close_all(self, *, clean: bool) -> None:
         """Close every task (the eager protocol revokes all partitions at once); a dirty close
