@@ -10,8 +10,10 @@ Which answers a left change asks for (``Instruction``):
 - a left delete unsubscribes and asks for an answer, so the result is deleted too;
 - a left row that moved to another foreign key unsubscribes from the old one;
 - a left join always asks for an answer (no right row: ``joiner(left, None)``); an inner join
-  asks for one even without a right row when a result may exist to retract (the foreign
-  key changed, or the result table has a row), and otherwise only when the right row exists;
+  asks for a loud one even without a right row when a result may exist to retract (the
+  foreign key changed, or the result table has a row), and otherwise for a quiet one: without
+  a right row it only retracts a stale result (one joined from an answer to an older
+  subscription of an equal left value), and emits nothing else;
 - a left row whose foreign key is None subscribes nothing: it is counted
   (``foreign_key_null``) and answered locally with "no right row", so an inner join
   retracts its result and a left join emits ``joiner(left, None)``.
@@ -133,8 +135,11 @@ def compile_fk_receive(
         else:
             subscriptions.put((fk, sub.left_key), (sub.hash, sub.partition))
             value = right.get(fk)
-            if value is None and instruction is Instruction.PROPAGATE_ONLY_IF_FK_VAL_AVAILABLE:
-                return
+        # "only if available" is still answered when the right row is missing, quietly: the
+        # resolver then emits nothing unless a result exists, which can only be a stale one —
+        # joined from an answer to an older subscription whose left row had the same value
+        # (so the same hash) before an unsubscribe; answers to one left key come back in
+        # order, so this answer retracts it (without it the stale result survived)
         loud = instruction is not Instruction.PROPAGATE_ONLY_IF_FK_VAL_AVAILABLE
         out(_at(r, sub.left_key, Response(sub.hash, value, loud, sub.partition)))
 

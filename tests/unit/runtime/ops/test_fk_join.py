@@ -6,10 +6,11 @@ a property against a reference model of the join of the final tables."""
 from __future__ import annotations
 
 import logging
+import random
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import streamlet as sl
@@ -256,8 +257,9 @@ def test_joiner_error_fails_with_record_location() -> None:
         assert driver.store("j").get("o1") is None  # the failed record's writes aborted
     error = caught.value
     assert error.function is not None and error.function.endswith("_failing")
-    # the failing join ran on the answer that the right update sent back
-    assert error.topic == "fk-bad-j-subscription-response-topic" and error.offset == 0
+    # the failing join ran on the answer that the right update sent back (offset 1: offset 0
+    # is the quiet "no customer yet" answer to the order's subscription)
+    assert error.topic == "fk-bad-j-subscription-response-topic" and error.offset == 1
 
 
 def test_describe_shows_the_four_nodes_and_internal_topics() -> None:
@@ -423,6 +425,21 @@ STEPS = st.lists(
 
 @settings(max_examples=200, deadline=None)
 @given(method=st.sampled_from(sorted(CELLS)), steps=STEPS, seed=st.randoms())
+# found by CI: an answer to a subscription made before an unsubscribe, for a left row that
+# then came back with the same value (the same hash), joined a customer deleted meanwhile
+@example(
+    method="join",
+    steps=[
+        ("change", ("customers", "a", "x")),
+        ("change", ("orders", "k1", {"n": 0, "customer": "a"})),
+        ("change", ("orders", "k1", {"n": 0, "customer": None})),
+        ("deliver", 0),
+        ("change", ("orders", "k1", {"n": 0, "customer": "a"})),
+        ("deliver", 0),
+        ("change", ("customers", "a", None)),
+    ],
+    seed=random.Random(0),
+)
 def test_interleaved_answers_converge_and_stale_ones_never_come_out(
     method: str, steps: list[tuple[str, Any]], seed: Any
 ) -> None:
