@@ -238,8 +238,11 @@ class Admin:
 
 
 def _retrying(ask: Callable[[], _T]) -> _T:
-    """``ask()`` again while it fails with a transient error, for up to the admin timeout."""
-    deadline = time.monotonic() + _TIMEOUT_S
+    """``ask()`` again while it fails with a transient error, for up to twice the admin
+    timeout: one request can itself take the whole timeout to fail, and a broker bounce
+    (controller election, leaders moving back) outlasted a single one (a worker starting
+    during one died on "Timed out waiting for controller" in the 50-kill cluster run)."""
+    deadline = time.monotonic() + 2 * _TIMEOUT_S
     while True:
         try:
             return ask()
