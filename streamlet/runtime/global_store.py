@@ -20,6 +20,7 @@ from typing import Any
 
 from streamlet.config import ErrorPolicies, ErrorPolicy
 from streamlet.errors import SerializationError
+from streamlet.runtime.deadletter import dead_letter_headers
 from streamlet.runtime.userfn import Produce
 from streamlet.state import BufferedStore, BytesStore, KeyValueStore
 from streamlet.topology.global_nodes import GlobalTableSpec
@@ -97,14 +98,6 @@ class GlobalStore:
         if self._policy is ErrorPolicy.CONTINUE:
             log.warning("skipping record (policy CONTINUE): %s", exc)
             return
-        headers = [
-            ("streamlet.error.class", type(exc).__name__.encode()),
-            ("streamlet.error.message", str(exc)[:4000].encode("utf-8", "replace")),
-            ("streamlet.source.topic", msg.topic().encode()),
-            ("streamlet.source.partition", str(msg.partition()).encode()),
-            ("streamlet.source.offset", str(msg.offset()).encode()),
-            ("streamlet.processor", f"{self.spec.name}-global-source".encode()),
-            ("streamlet.timestamp", str(msg.timestamp()[1]).encode()),
-        ]
+        headers = dead_letter_headers(exc, msg, f"{self.spec.name}-global-source")
         headers += list(msg.headers() or ())
         self._produce(self._dlq, msg.key(), msg.value(), -1, self._clock(), headers)

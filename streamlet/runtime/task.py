@@ -19,6 +19,7 @@ from streamlet.errors import (
 )
 from streamlet.record import Record
 from streamlet.runtime.compile import compile_subtopology
+from streamlet.runtime.deadletter import dead_letter_headers
 from streamlet.runtime.partition_group import PartitionGroup
 from streamlet.runtime.userfn import Emit, Produce, user_error
 from streamlet.state.buffered import BufferedStore
@@ -256,15 +257,7 @@ class Task:
         if policy is ErrorPolicy.CONTINUE:
             log.warning("skipping record (policy CONTINUE): %s", exc)
             return
-        headers = [
-            ("streamlet.error.class", type(exc).__name__.encode()),
-            ("streamlet.error.message", str(exc)[:4000].encode("utf-8", "replace")),
-            ("streamlet.source.topic", msg.topic().encode()),
-            ("streamlet.source.partition", str(msg.partition()).encode()),
-            ("streamlet.source.offset", str(msg.offset()).encode()),
-            ("streamlet.processor", where.encode()),
-            ("streamlet.timestamp", str(msg.timestamp()[1]).encode()),
-        ]
+        headers = dead_letter_headers(exc, msg, where)
         self.produce(
             self._dlq,
             msg.key(),

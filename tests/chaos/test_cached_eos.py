@@ -96,7 +96,7 @@ def test_cached_state_is_the_fold_of_committed_input_after_sigkills(
             shutil.rmtree(state, ignore_errors=True)
         worker = WorkerProcess("stateful", env, tmp_path / f"worker-{i}.log")
         wait_for_progress(bootstrap, f"{out}-sums", worker)
-        time.sleep(rng.uniform(0.5, 2.0))
+        time.sleep(rng.uniform(0.5, 2.0))  # the fault's own timing: the kill lands at random
         assert worker.alive(), worker.output()
         worker.kill()
     sent = feeder.stop()
