@@ -18,7 +18,7 @@ from streamlet.errors import (
     StreamletError,
     TopologyError,
 )
-from streamlet.record import Record
+from streamlet.record import Record, new_record
 from streamlet.runtime.ops import COMPILERS
 from streamlet.runtime.ops_table import TABLE_OPS
 from streamlet.runtime.userfn import Emit, TaskServices, user_error
@@ -109,7 +109,7 @@ def _map(n: ProcessorNode, out: Emit, _k: dict[str, Emit], _t: TaskServices) -> 
             k, v = fn(r.key, r.value)
         except Exception as exc:
             raise user_error(exc, n.name, fn) from exc
-        out(Record(k, v, r.timestamp, r.headers, r.topic, r.partition, r.offset))
+        out(new_record(Record, (k, v, r.timestamp, r.headers, r.topic, r.partition, r.offset)))
 
     return emit
 
@@ -122,7 +122,7 @@ def _map_values(n: ProcessorNode, out: Emit, _k: dict[str, Emit], _t: TaskServic
             v = fn(r.value)
         except Exception as exc:
             raise user_error(exc, n.name, fn) from exc
-        out(Record(r.key, v, r.timestamp, r.headers, r.topic, r.partition, r.offset))
+        out(new_record(Record, (r.key, v, r.timestamp, r.headers, r.topic, r.partition, r.offset)))
 
     return emit
 
@@ -135,7 +135,9 @@ def _select_key(n: ProcessorNode, out: Emit, _k: dict[str, Emit], _t: TaskServic
             k = fn(r.key, r.value)
         except Exception as exc:
             raise user_error(exc, n.name, fn) from exc
-        out(Record(k, r.value, r.timestamp, r.headers, r.topic, r.partition, r.offset))
+        out(
+            new_record(Record, (k, r.value, r.timestamp, r.headers, r.topic, r.partition, r.offset))
+        )
 
     return emit
 
@@ -149,7 +151,7 @@ def _flat_map(n: ProcessorNode, out: Emit, _k: dict[str, Emit], _t: TaskServices
         except Exception as exc:
             raise user_error(exc, n.name, fn) from exc
         for k, v in pairs:
-            out(Record(k, v, r.timestamp, r.headers, r.topic, r.partition, r.offset))
+            out(new_record(Record, (k, v, r.timestamp, r.headers, r.topic, r.partition, r.offset)))
 
     return emit
 
@@ -163,7 +165,11 @@ def _flat_map_values(n: ProcessorNode, out: Emit, _k: dict[str, Emit], _t: TaskS
         except Exception as exc:
             raise user_error(exc, n.name, fn) from exc
         for v in values:
-            out(Record(r.key, v, r.timestamp, r.headers, r.topic, r.partition, r.offset))
+            out(
+                new_record(
+                    Record, (r.key, v, r.timestamp, r.headers, r.topic, r.partition, r.offset)
+                )
+            )
 
     return emit
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from streamlet.record import Record
+from streamlet.record import Record, new_record
 from streamlet.runtime.dropped import DroppedRecords
 from streamlet.runtime.userfn import Emit, TaskServices, user_error
 from streamlet.state.cache import MISSING
@@ -31,7 +31,8 @@ class Change(NamedTuple):
 
 
 def _with(r: Record, value: Any) -> Record:
-    return Record(r.key, value, r.timestamp, r.headers, r.topic, r.partition, r.offset)
+    key, _, timestamp, headers, topic, partition, offset = r
+    return new_record(Record, (key, value, timestamp, headers, topic, partition, offset))
 
 
 _Read = Callable[[Any], Any]
@@ -123,7 +124,8 @@ def _table_source(n: ProcessorNode, out: Emit, _k: dict[str, Emit], task: TaskSe
 
 def _to_stream(_n: ProcessorNode, out: Emit, _k: dict[str, Emit], _t: TaskServices) -> Emit:
     def emit(r: Record) -> None:
-        out(_with(r, r.value.new))
+        key, change, timestamp, headers, topic, partition, offset = r
+        out(new_record(Record, (key, change.new, timestamp, headers, topic, partition, offset)))
 
     return emit
 

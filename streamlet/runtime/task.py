@@ -17,11 +17,11 @@ from streamlet.errors import (
     TopologyError,
     TransactionError,
 )
-from streamlet.record import Record
+from streamlet.record import Record, new_record
 from streamlet.runtime.compile import compile_subtopology
 from streamlet.runtime.deadletter import dead_letter_headers
 from streamlet.runtime.partition_group import PartitionGroup
-from streamlet.runtime.userfn import Emit, Produce, user_error
+from streamlet.runtime.userfn import Emit, Produce, ProduceAll, user_error
 from streamlet.state.buffered import BufferedStore
 from streamlet.state.cache import CacheBudget, Flush, RecordCache
 from streamlet.state.join import JoinBufferStore, OuterJoinStore
@@ -193,8 +193,9 @@ class Task:
                 self.offsets[topic] = offset + 1
                 return
         headers = msg.headers()
-        record = Record(
-            key, value, ts, tuple(headers) if headers else (), topic, self.partition, offset
+        record = new_record(
+            Record,
+            (key, value, ts, tuple(headers) if headers else (), topic, self.partition, offset),
         )
         if ts > self.stream_time:
             self.stream_time = ts
@@ -297,17 +298,24 @@ class Task:
     def has_dirty_cache(self) -> bool:
         return any(cache.dirty for cache in self._caches)
 
-    def produce_changelogs(self, timestamp: int) -> list[str]:
+    def produce_changelogs(
+        self, timestamp: int, produce_all: ProduceAll | None = None
+    ) -> list[str]:
         """Step 2: flush the record caches (their output joins this transaction), then every
-        pending store write (one per key) to its changelog; returns the changelog topics
+        pending store write (one per key) to its changelog — through ``produce_all`` in one
+        call per store when given, else record by record; returns the changelog topics
         written."""
         self.flush_caches()
         written: list[str] = []
         for ts in self.stores.values():
             changelog = ts.spec.changelog
             if changelog and ts.buffered.has_pending():
-                for key, value in ts.buffered.pending().items():
-                    self.produce(changelog, key, value, self.partition, timestamp, None)
+                pending = ts.buffered.pending().items()
+                if produce_all is not None:
+                    produce_all(changelog, pending, self.partition, timestamp)
+                else:
+                    for key, value in pending:
+                        self.produce(changelog, key, value, self.partition, timestamp, None)
                 written.append(changelog)
         return written
 

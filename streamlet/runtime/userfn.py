@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from streamlet.errors import ProcessingError
@@ -13,6 +13,9 @@ from streamlet.topology.nodes import ProcessorNode
 Emit = Callable[[Record], None]
 Produce = Callable[[str, bytes | None, bytes | None, int, int, Any], None]
 """``(topic, key, value, partition (-1: the partitioner's choice), timestamp, headers)``."""
+ProduceAll = Callable[[str, Iterable[tuple[bytes, bytes | None]], int, int], None]
+"""``(topic, (key, value) pairs, partition, timestamp)``: many records without headers in one
+call (a store's changelog at commit)."""
 
 
 class TaskServices(Protocol):

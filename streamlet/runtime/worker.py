@@ -214,6 +214,9 @@ class Worker:
                     committer.begin()  # exactly-once: the records' work joins one transaction
                     dirty = True
                 task_of = self._by_tp.get  # rebound per batch: rebalances replace the map
+                # isolation starts only after a failed batch, and records processed isolated
+                # after it ended mid-batch are still right: read once per batch, not per record
+                isolating = isolation.active
                 for msg in batch:
                     err = msg.error()
                     if err is not None:
@@ -225,7 +228,7 @@ class Worker:
                     if task.inputs is not None:  # several input partitions: event-time order
                         task.inputs.add(msg)
                         continue
-                    if not isolation.active:
+                    if not isolating:
                         task.process(msg)
                         continue
                     current = msg

@@ -69,6 +69,14 @@ class _Simple(Generic[T]):
 class Bytes(_Simple[bytes]):
     """Raw bytes, unchanged."""
 
+    def serialize(self, topic: str, value: bytes | None) -> bytes | None:
+        if value.__class__ is bytes:  # the per-record case, one frame; the rest checks
+            return value
+        return super().serialize(topic, value)
+
+    def deserialize(self, topic: str, data: bytes | None) -> bytes | None:
+        return data
+
     def _to_bytes(self, value: bytes) -> bytes:
         if not isinstance(value, bytes | bytearray | memoryview):
             raise TypeError(f"expected bytes, got {type(value).__name__}")
@@ -80,6 +88,24 @@ class Bytes(_Simple[bytes]):
 
 class String(_Simple[str]):
     """UTF-8 text; invalid UTF-8 is a SerializationError, never a crash in user code."""
+
+    # serialize/deserialize run several times per record: the common case takes one frame,
+    # anything else (None, a wrong type, bad UTF-8) goes the checked way of _Simple
+    def serialize(self, topic: str, value: str | None) -> bytes | None:
+        if value.__class__ is str:
+            try:
+                return value.encode()
+            except UnicodeEncodeError:  # a lone surrogate: the checked way says so
+                pass
+        return super().serialize(topic, value)
+
+    def deserialize(self, topic: str, data: bytes | None) -> str | None:
+        if data.__class__ is bytes:
+            try:
+                return data.decode()
+            except UnicodeDecodeError:
+                pass
+        return super().deserialize(topic, data)
 
     def _to_bytes(self, value: str) -> bytes:
         if not isinstance(value, str):
@@ -96,6 +122,20 @@ _FLOAT64 = struct.Struct(">d")
 
 class Int64(_Simple[int]):
     """A signed 64-bit big-endian integer (Kafka's LongSerializer format)."""
+
+    def serialize(self, topic: str, value: int | None) -> bytes | None:
+        if value.__class__ is int:  # one frame for the common case (see String)
+            try:
+                return _INT64.pack(value)
+            except struct.error:  # out of range: the checked way says so
+                pass
+        return super().serialize(topic, value)
+
+    def deserialize(self, topic: str, data: bytes | None) -> int | None:
+        if data.__class__ is bytes and len(data) == 8:
+            value: int = _INT64.unpack(data)[0]
+            return value
+        return super().deserialize(topic, data)
 
     def _to_bytes(self, value: int) -> bytes:
         if not isinstance(value, int) or isinstance(value, bool):
@@ -134,6 +174,22 @@ class Json(_Simple[Any]):
     orjson does the work (several times faster than the standard library, which matters on a
     per-record path); values it refuses (integers beyond 64 bits) fall back to the standard
     library, so every value ``json`` accepts still works."""
+
+    def serialize(self, topic: str, value: Any) -> bytes | None:
+        if value is not None:  # one frame for the common case (see String)
+            try:
+                return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+            except TypeError:
+                pass
+        return super().serialize(topic, value)
+
+    def deserialize(self, topic: str, data: bytes | None) -> Any:
+        if data is not None:
+            try:
+                return orjson.loads(data)
+            except orjson.JSONDecodeError:
+                pass
+        return super().deserialize(topic, data)
 
     def _to_bytes(self, value: Any) -> bytes:
         try:

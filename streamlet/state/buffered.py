@@ -60,7 +60,13 @@ class BufferedStore:
                 f"store {self.name!r} takes bytes keys and values, "
                 f"got {type(key).__name__} -> {type(value).__name__}"
             )
-        self._write(key, value)
+        # _write inlined: one put per record of an aggregation
+        if self._closed:
+            raise StateError(f"store {self.name!r} is closed")
+        pending = self._pending
+        if key not in pending and self._sorted_keys is not None:
+            insort(self._sorted_keys, key)
+        pending[key] = value
 
     def delete(self, key: bytes) -> None:
         """Buffer a delete; ``StateError`` for a non-bytes key."""

@@ -164,7 +164,9 @@ class RocksDBStore:
 
     def get(self, key: bytes) -> bytes | None:
         """The value under ``key``, or ``None``."""
-        db = self._live()
+        db = self._db  # _live() inlined: a read per record
+        if db is None:
+            raise StateError(f"store {self._name!r} is closed")
         try:
             value: bytes | None = db.get(key)
         except Exception as exc:

@@ -39,14 +39,20 @@ class KeyValueStore(Generic[K, V]):
 
     def get(self, key: K) -> V | None:
         """The value under ``key``, or ``None``."""
-        data = self._store.get(self._key_bytes(key))
+        # _key_bytes inlined here and in put: both run once per record of an aggregation
+        key_bytes = None if key is None else self._key_serde.serialize(self._name, key)
+        if key_bytes is None:
+            raise SerializationError(f"store {self._name!r} cannot hold a None key")
+        data = self._store.get(key_bytes)
         if data is None:
             return None
         return self._value_serde.deserialize(self._name, data)
 
     def put(self, key: K, value: V | None) -> None:
         """Store ``value`` under ``key``; a ``None`` value deletes the key."""
-        key_bytes = self._key_bytes(key)
+        key_bytes = None if key is None else self._key_serde.serialize(self._name, key)
+        if key_bytes is None:
+            raise SerializationError(f"store {self._name!r} cannot hold a None key")
         data = None if value is None else self._value_serde.serialize(self._name, value)
         if data is None:
             self._store.delete(key_bytes)
