@@ -96,7 +96,8 @@ def build(spec: EngineSpec) -> sl.App:
             mark()
             return regroup(value)
 
-        grouped = records.group_by(marked_regroup, name=REPARTITION_NAME)
+        # String keys through the repartition topic, as the Kafka Streams peer's Grouped
+        grouped = records.group_by(marked_regroup, name=REPARTITION_NAME, key_serde=serde.String())
     counts = grouped.count(name=STORE_NAME)
     counts.to_stream().to(spec.output_topic, value_serde=serde.Int64())
     return app

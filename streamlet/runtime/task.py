@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,59 +168,80 @@ class Task:
     # -- processing ---------------------------------------------------------------------
     def process(self, msg: Any) -> None:
         """Deserialize and run one consumed message through the chain."""
-        topic, offset = msg.topic(), msg.offset()
+        self.process_run((msg,), msg.topic())
+
+    def process_run(self, msgs: Sequence[Any], topic: str) -> None:
+        """``process`` each of ``msgs``, consecutive messages of one input partition of
+        ``topic``, in order: what is the same for all of them is looked up once (the worker
+        hands each run of a fetched batch over in one call)."""
         source, key_de, value_de, emit = self._inputs[topic]
-        self.consumed[topic] += 1
-        raw_key, raw_value = msg.key(), msg.value()
-        try:
-            key = key_de(topic, raw_key) if key_de else raw_key
-            value = value_de(topic, raw_value) if value_de else raw_value
-            ts = msg.timestamp()[1]
-        except SerializationError as exc:
-            self._locate(exc, topic, offset)
-            self._on_error(exc, self._errors.deserialization, msg, source.name)
-            self.offsets[topic] = offset + 1
-            return
-        if source.timestamp_extractor is not None:
+        extractor = source.timestamp_extractor
+        partition = self.partition
+        punctuators = self._stream_punctuators
+        stream_time = self.stream_time
+        offset = -1
+        for msg in msgs:
+            offset = msg.offset()
+            raw_key = msg.key()
+            raw_value = msg.value()
             try:
-                ts = source.timestamp_extractor(key, value, ts)
-                if not isinstance(ts, int) or ts < 0:
-                    raise ValueError(f"the timestamp extractor returned {ts!r}, not a time >= 0")
-            except Exception as exc:
-                error = user_error(exc, source.name, source.timestamp_extractor)
-                self._locate(error, topic, offset)
-                self._on_error(error, self._errors.processing, msg, source.name)
-                self.offsets[topic] = offset + 1
-                return
-        headers = msg.headers()
-        record = new_record(
-            Record,
-            (key, value, ts, tuple(headers) if headers else (), topic, self.partition, offset),
-        )
-        if ts > self.stream_time:
-            self.stream_time = ts
-        try:
-            emit(record)
-        except TransactionError:
-            raise  # the producer failed: the worker recovers; not a record's fault
-        except StreamletError as exc:
-            self._locate(exc, topic, offset)
-            policy = (
-                self._errors.production
-                if isinstance(exc, ProductionError)
-                else self._errors.processing
+                key = key_de(topic, raw_key) if key_de else raw_key
+                value = value_de(topic, raw_value) if value_de else raw_value
+                ts = msg.timestamp()[1]
+                if extractor is not None:
+                    ts = self._extract(extractor, key, value, ts, source.name)
+            except StreamletError as exc:  # undeserializable, or the extractor failed
+                self._locate(exc, topic, offset)
+                policy = (
+                    self._errors.deserialization
+                    if isinstance(exc, SerializationError)
+                    else self._errors.processing
+                )
+                self._on_error(exc, policy, msg, source.name)
+                continue
+            headers = msg.headers()
+            record = new_record(
+                Record,
+                (key, value, ts, tuple(headers) if headers else (), topic, partition, offset),
             )
-            self._on_error(exc, policy, msg, getattr(exc, "processor", None) or source.name)
-        except Exception as exc:  # a bug outside user code must still name the record
-            raise ProcessingError(
-                f"task {self.task_id} failed: {exc!r}",
-                topic=topic,
-                partition=self.partition,
-                offset=offset,
-            ) from exc
-        self.offsets[topic] = offset + 1
-        if self._stream_punctuators:
-            self._punctuate(self._stream_punctuators, self.stream_time)
+            if ts > stream_time:
+                self.stream_time = stream_time = ts
+            try:
+                emit(record)
+            except TransactionError:
+                raise  # the producer failed: the worker recovers; not a record's fault
+            except StreamletError as exc:
+                self._locate(exc, topic, offset)
+                policy = (
+                    self._errors.production
+                    if isinstance(exc, ProductionError)
+                    else self._errors.processing
+                )
+                self._on_error(exc, policy, msg, getattr(exc, "processor", None) or source.name)
+            except Exception as exc:  # a bug outside user code must still name the record
+                raise ProcessingError(
+                    f"task {self.task_id} failed: {exc!r}",
+                    topic=topic,
+                    partition=partition,
+                    offset=offset,
+                ) from exc
+            if punctuators:
+                self._punctuate(punctuators, self.stream_time)
+                stream_time = self.stream_time
+        # an error that escapes aborts the transaction: offsets matter only once all are done
+        self.consumed[topic] += len(msgs)
+        if offset >= 0:
+            self.offsets[topic] = offset + 1
+
+    @staticmethod
+    def _extract(extractor: Any, key: Any, value: Any, ts: int, source: str) -> int:
+        try:
+            extracted = extractor(key, value, ts)
+            if not isinstance(extracted, int) or extracted < 0:
+                raise ValueError(f"the timestamp extractor returned {extracted!r}, not a time >= 0")
+        except Exception as exc:
+            raise user_error(exc, source, extractor) from exc
+        return extracted
 
     def event_time(self, msg: Any) -> int:
         """The timestamp ``process(msg)`` will give the record: its timestamp extractor's, if

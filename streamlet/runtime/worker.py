@@ -217,24 +217,43 @@ class Worker:
                 # isolation starts only after a failed batch, and records processed isolated
                 # after it ended mid-batch are still right: read once per batch, not per record
                 isolating = isolation.active
+                # consecutive records of one partition (a fetch's worth) go to their task in
+                # one process_run call; the order of the batch is kept exactly
+                run: list[Any] = []
+                run_task: Task | None = None
+                run_topic, run_partition = "", -1
+                direct = False  # the run goes to process_run
                 for msg in batch:
                     err = msg.error()
                     if err is not None:
+                        if run:
+                            run_task.process_run(run, run_topic)  # type: ignore[union-attr]
+                            run = []
                         self._on_consumer_error(msg, err)
                         continue
-                    task = task_of((msg.topic(), msg.partition()))
+                    topic, partition = msg.topic(), msg.partition()
+                    if partition != run_partition or topic != run_topic:
+                        if run:
+                            run_task.process_run(run, run_topic)  # type: ignore[union-attr]
+                            run = []
+                        run_topic, run_partition = topic, partition
+                        run_task = task_of((topic, partition))
+                        direct = run_task is not None and run_task.inputs is None and not isolating
+                    if direct:
+                        run.append(msg)
+                        continue
+                    task = run_task
                     if task is None:  # revoked meanwhile; the new owner re-reads it
                         continue
                     if task.inputs is not None:  # several input partitions: event-time order
                         task.inputs.add(msg)
                         continue
-                    if not isolating:
-                        task.process(msg)
-                        continue
                     current = msg
                     self._process_isolated(task, msg)
                     failed_in_a_row = 0
                     current = None
+                if run:
+                    run_task.process_run(run, run_topic)  # type: ignore[union-attr]
                 if self._ordered:
                     now = time.monotonic()
                     idle_ms = self.cfg.max_task_idle_ms
