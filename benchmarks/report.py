@@ -163,7 +163,9 @@ def write_json(
 
 
 def write_chart(path: Path, title: str, outcomes: list[Outcome]) -> str | None:
-    """Draw the chart; return why not when it cannot be drawn."""
+    """Draw the chart (the medians); return why not when it cannot be drawn."""
+    if not outcomes:
+        return "no chart: no workload ran besides the scaling cell"
     try:
         import matplotlib
 
