@@ -2,7 +2,9 @@
 
 - streamlet (INFO on the worker's stderr, streamlet/runtime/restore.py) and the ceiling (the
   same words): ``restored N records (K distinct-key writes) in S s (R records/s)``, once per
-  restoration; several lines (workers, restorations) are summed.
+  restoration. Several lines (one per worker of streamlet-2, restoring in parallel): the
+  records are summed, the time is from the earliest start (a line's log time minus S) to the
+  latest end (its log time); lines without a log time (the ceiling's) add up their S.
 - Kafka Streams (the peer's ``StateRestoreListener``): ``streams-restore start ... at_ms=T``
   and ``streams-restore end ... at_ms=T records=N`` per store partition; the time is from the
   first start to the last end, the records are the ends' sum.
@@ -12,9 +14,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-_PYTHON = re.compile(r"restored (\d+) records \(\d+ distinct-key writes\) in ([0-9.]+) s")
+_PYTHON = re.compile(
+    r"^(?:(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) )?"  # logging's asctime, if any
+    r".*?restored (\d+) records \(\d+ distinct-key writes\) in ([0-9.]+) s",
+    re.MULTILINE,
+)
 _JAVA = re.compile(r"streams-restore (start|end) .*?at_ms=(\d+)(?: .*?records=(\d+))?")
 
 
@@ -36,13 +43,25 @@ def read(log_dir: Path) -> Restored | None:
             text += (log_dir / name).read_text(errors="replace") + "\n"
         except FileNotFoundError:
             continue
-    python = _PYTHON.findall(text)
-    if python:
-        return Restored(sum(int(n) for n, _ in python), sum(float(s) for _, s in python))
+    return _python(_PYTHON.findall(text)) or _java(_JAVA.findall(text))
+
+
+def _python(lines: list[tuple[str, str, str]]) -> Restored | None:
+    if not lines:
+        return None
+    records = sum(int(n) for _, n, _ in lines)
+    if not all(at for at, _, _ in lines):
+        return Restored(records, sum(float(s) for _, _, s in lines))
+    ends = [datetime.strptime(at, "%Y-%m-%d %H:%M:%S,%f").timestamp() for at, _, _ in lines]
+    starts = [end - float(s) for end, (_, _, s) in zip(ends, lines, strict=True)]
+    return Restored(records, max(ends) - min(starts))
+
+
+def _java(lines: list[tuple[str, str, str]]) -> Restored | None:
     starts: list[int] = []
     ends: list[int] = []
     records = 0
-    for kind, at_ms, count in _JAVA.findall(text):
+    for kind, at_ms, count in lines:
         if kind == "start":
             starts.append(int(at_ms))
         else:
