@@ -28,7 +28,10 @@ _COLUMNS = (
     ("sst B/1M keys", 13, ">"),
 )
 _METRICS: tuple[tuple[str, str], ...] = (
-    ("records_per_s", "throughput (records/s, higher is better)"),
+    (
+        "records_per_s",
+        "throughput (records/s, median of the repeats, min-max bars; higher is better)",
+    ),
     ("p99_ms", "p99 end-to-end latency (ms, lower is better)"),
     ("peak_rss_mb", "peak RSS of the engine's processes (MB)"),
 )
@@ -186,9 +189,21 @@ def write_chart(path: Path, title: str, outcomes: list[Outcome]) -> str | None:
     )
     for ax, (attr, label) in zip(axes[:, 0], metrics, strict=True):
         for i, engine in enumerate(engines):
-            heights = [_metric(value.get((engine, w, g)), attr) for w, g in runs]
+            cells = [value.get((engine, w, g)) for w, g in runs]
+            heights = [_metric(o, attr) for o in cells]
             xs = [x + i * width for x in range(len(runs))]
-            ax.bar(xs, heights, width, label=engine)
+            if attr == "records_per_s":
+                low = [
+                    h - (_metric(o, "records_per_s_min") or h)
+                    for o, h in zip(cells, heights, strict=True)
+                ]
+                high = [
+                    (_metric(o, "records_per_s_max") or h) - h
+                    for o, h in zip(cells, heights, strict=True)
+                ]
+                ax.bar(xs, heights, width, label=engine, yerr=[low, high], capsize=2)
+            else:
+                ax.bar(xs, heights, width, label=engine)
         centre = width * (len(engines) - 1) / 2
         ax.set_xticks([x + centre for x in range(len(runs))], [f"{w}\n{g}" for w, g in runs])
         ax.set_title(label, fontsize=10)

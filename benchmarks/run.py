@@ -125,7 +125,7 @@ def _header(config: RunConfig, run_id: str, version: str) -> str:
             f"{KEY_COUNT:,} keys, {config.partitions} partitions",
             f"  commit       every {config.commit_interval_ms} ms on every engine",
             "  threads      1 stream thread per process (Kafka Streams num.stream.threads=1); "
-            "streamlet-2 runs 2 worker processes",
+            "streamlet-N runs N worker processes",
             f"  repeats      {config.repeats} throughput runs per cell, engines interleaved; "
             "rows show the median (min-max)",
             (

@@ -58,7 +58,10 @@ class CeilingLoop:
         self._stopping = False
         self._mark = FirstInputMarker(spec.marker_path)
         self._counts: dict[bytes, int] = {}
-        self._dirty: dict[bytes, tuple[int, int]] = {}  # key -> (count, changelog partition)
+        # keys counted since the last commit -> their changelog partition (the count is in
+        # _counts: no tuple per record); W4's windowed keys -> (count, partition)
+        self._dirty: dict[bytes, int] = {}
+        self._dirty_windows: dict[bytes, tuple[int, int]] = {}
         self._offsets: dict[tuple[str, int], int] = {}
         self._windows: dict[int, dict[int, dict[bytes, int]]] = {}  # partition -> start -> ...
         self._stream_time: dict[int, int] = {}
@@ -181,7 +184,7 @@ class CeilingLoop:
             partition = msg.partition()
             count = get(key, 0) + 1
             counts[key] = count
-            dirty[key] = (count, partition)
+            dirty[key] = partition
             out = pack(count)
             try:
                 produce(topic_out, out, key, timestamp=msg.timestamp()[1])
@@ -243,7 +246,7 @@ class CeilingLoop:
         count = counts.get(key, 0) + 1
         counts[key] = count
         windowed = key + _INT64.pack(start)
-        self._dirty[windowed] = (count, partition)
+        self._dirty_windows[windowed] = (count, partition)
         if not spec.emit_on_close:
             self._produce(spec.output_topic, windowed, _INT64.pack(count), None, timestamp)
         if timestamp <= st:
@@ -278,12 +281,16 @@ class CeilingLoop:
                 self._producer.poll(0.01)
 
     def _commit(self) -> None:
-        if not self._offsets and not self._dirty:
+        if not self._offsets and not self._dirty and not self._dirty_windows:
             return
         now = int(time.time() * 1000)
-        for key, (count, partition) in self._dirty.items():
-            self._produce(self._spec.changelog_topic, key, _INT64.pack(count), partition, now)
+        changelog, counts, pack = self._spec.changelog_topic, self._counts, _INT64.pack
+        for key, partition in self._dirty.items():
+            self._produce(changelog, key, pack(counts[key]), partition, now)
+        for key, (count, partition) in self._dirty_windows.items():
+            self._produce(changelog, key, pack(count), partition, now)
         self._dirty.clear()
+        self._dirty_windows.clear()
         offsets = [TopicPartition(t, p, o) for (t, p), o in self._offsets.items()]
         if self._spec.exactly_once:
             if not self._in_txn:
