@@ -96,8 +96,9 @@ def table(outcomes: list[Outcome]) -> str:
 
 
 SCALING_NOTE = (
-    "per core = records/s / min(workers, cpus): on {cpus} cores, more than {cpus} workers "
-    "share the cores (with the broker and the harness), so the per-core figure falls by design"
+    "per core = records/s / min(workers, cpus). This host has {cpus} cores, shared with the "
+    "broker and the harness: past {cpus} workers no core is added, so those rows show the "
+    "cost of more processes on the same cores, not scaling"
 )
 
 

@@ -65,7 +65,14 @@ def run_all(
         more, why = prepare(missing)
         launchers, unavailable = {**launchers, **more}, {**unavailable, **why}
         results.scaling = _cells(
-            ctx, launchers, unavailable, SCALING_ENGINES, "w2", "exactly_once", latency=False
+            ctx,
+            launchers,
+            unavailable,
+            SCALING_ENGINES,
+            "w2",
+            "exactly_once",
+            latency=False,
+            phase="scale",  # app ids of their own: streamlet-1/-2 may have run W2 above
         )
     return results
 
@@ -78,6 +85,7 @@ def _cells(
     workload: str,
     guarantee: str,
     latency: bool = True,
+    phase: str = "tp",
 ) -> list[Outcome]:
     """One workload x guarantee for every engine: the repeats interleaved, then latency."""
     config = ctx.config
@@ -94,7 +102,7 @@ def _cells(
             running.append(engine)
     for repeat in range(1, config.repeats + 1):
         for engine in running:
-            spec = ctx.spec(engine, workload, guarantee, f"tp{repeat}")
+            spec = ctx.spec(engine, workload, guarantee, f"{phase}{repeat}")
             try:
                 figures = phases.throughput(ctx, launchers[engine], spec)
             except phases.PhaseFailed as exc:
