@@ -22,7 +22,9 @@ QUIX_REQUIREMENT = "quixstreams==3.28.1"
 KSTREAMS_DIR = BENCH / "peers" / "kafka-streams"
 KSTREAMS_MAIN = "dev.streamlet.bench.StreamsBench"
 JVM_HEAP = "-Xmx512m"
-ENGINES = ("streamlet-1", "streamlet-2", "quix", "kafka-streams", "ceiling")
+ENGINES = ("streamlet-1", "streamlet-2", "quix", "kafka-streams", "ceiling")  # the default
+KNOWN_ENGINES = (*ENGINES, "streamlet-4")  # streamlet-4: the scaling row (--scaling)
+SCALING_ENGINES = ("streamlet-1", "streamlet-2", "streamlet-4")
 
 
 class EngineUnavailable(Exception):
@@ -159,7 +161,7 @@ def launcher_for(name: str) -> Launcher:
         return KafkaStreams()
     if name.startswith("streamlet-") and name.removeprefix("streamlet-").isdigit():
         return Streamlet(int(name.removeprefix("streamlet-")))
-    raise ValueError(f"unknown engine {name!r}; known: {', '.join(ENGINES)}")
+    raise ValueError(f"unknown engine {name!r}; known: {', '.join(KNOWN_ENGINES)}")
 
 
 def _sources_digest() -> str:

@@ -182,12 +182,13 @@ def _topic_size(bootstrap: str, topic: str) -> int:
 class LiveProducer:
     """Records stamped with the time they were produced (the Kafka record timestamp)."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, partitioner: str | None = None) -> None:
         self._topic = topic
         self._n = 0
-        self._producer = Producer(
-            {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 0}
-        )
+        conf = {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 0}
+        if partitioner is not None:
+            conf["partitioner"] = partitioner
+        self._producer = Producer(conf)
 
     def send(self, key_index: int | None = None) -> int:
         """Produce one record now; return its timestamp in ms."""
@@ -219,3 +220,42 @@ class LiveProducer:
 
     def flush(self) -> None:
         self._producer.flush(30)
+
+
+def prefill_changelog(bootstrap: str, topic: str, records: int) -> tuple[list[int], float]:
+    """W2's store changelog as a count writes it, before the engine starts: ``records``
+    records, keys ``k0..k9999`` in turn, each value the key's running count as 8 bytes
+    big-endian (the plain long of Kafka Streams' timestamped count store too), stamped now,
+    partitioned by murmur2 of the key as Kafka's default partitioner (and streamlet's) does.
+    Returns the final count per key and the seconds the load took."""
+    started = time.monotonic()
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "partitioner": "murmur2_random",
+            "linger.ms": 50,
+            "batch.size": 1_000_000,
+            "queue.buffering.max.messages": 1_000_000,
+            "queue.buffering.max.kbytes": 1_048_576,
+        }
+    )
+    counts = [0] * KEY_COUNT
+    keys = [key_of(k).encode() for k in range(KEY_COUNT)]
+    now_ms = int(time.time() * 1000)
+    produce = producer.produce
+    for n in range(records):
+        k = n % KEY_COUNT
+        count = counts[k] + 1
+        counts[k] = count
+        value = count.to_bytes(8, "big", signed=True)
+        while True:
+            try:
+                produce(topic, value, keys[k], timestamp=now_ms)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        if n % 10_000 == 0:
+            producer.poll(0)
+    _flush_and_check(producer, bootstrap, topic, records)
+    return counts, time.monotonic() - started

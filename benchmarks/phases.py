@@ -1,4 +1,4 @@
-"""The three measurements of one engine run: throughput, latency, and W2's restore.
+"""The measurements of one engine run: throughput, latency, and W2's restore.
 
 W4 (windowed) has a throughput phase only: its input carries event times hours old, and an
 emit-on-close window comes out a minute of event time after its first record, so the
@@ -7,6 +7,11 @@ W5 (join) has a throughput phase only too: its latency phase would need a users 
 pre-loaded into every latency instance's fresh topics; its throughput row also checks each
 region's final count against the data.
 
+The restore phase is W2 on a fresh application whose store changelog the harness pre-fills
+(loader.prefill_changelog) before a fresh instance starts on an empty input of its own; the
+restore rate is what the engine reports (restore_report.py), and one probe record proves the
+store was restored.
+
 Every phase launches its own engine instance and stops it (SIGTERM, then SIGKILL) before it
 returns, whatever happens; a phase that cannot produce its figure raises ``PhaseFailed``.
 """
@@ -14,17 +19,17 @@ returns, whatever happens; a phase that cannot produce its figure raises ``Phase
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import measure
+from benchmarks import measure, restore_report
 from benchmarks.admin import BenchAdmin, TopicRequest
 from benchmarks.config import RunConfig, app_id
-from benchmarks.data import TICK_KEY, Dataset, Windows, key_of
+from benchmarks.data import KEY_COUNT, TICK_KEY, USER_ROWS, Dataset, Windows, key_of
 from benchmarks.engines import marker
 from benchmarks.engines.spec import WINDOWED, EngineSpec
 from benchmarks.launchers import REPO, Launcher
-from benchmarks.loader import LiveProducer, Ticker
+from benchmarks.loader import LiveProducer, Ticker, prefill_changelog
 from benchmarks.procs import EngineProcess
 
 _POLL_S = 0.05
@@ -32,7 +37,6 @@ _STALL_S = 120.0
 _STARTUP_TIMEOUT_S = 180.0
 _LATENCY_TAIL_S = 15.0
 _COOL_DOWN_MS = 1000
-_GROUP_IDLE_TIMEOUT_S = 60.0
 
 
 class PhaseFailed(Exception):
@@ -51,7 +55,7 @@ class Context:
         app = app_id(self.run_id, engine, workload, guarantee, phase)
         work = self.scratch / app.removeprefix(f"{self.run_id}-")
         work.mkdir(parents=True, exist_ok=True)
-        latency = phase == "lat"
+        own_input = phase.startswith(("lat", "restore"))  # empty topics of its own
         windows = self.dataset.windows
         preloaded = windows.topic if workload in WINDOWED and windows else self.dataset.topic
         joined = self.dataset.joined
@@ -63,7 +67,7 @@ class Context:
             guarantee=guarantee,
             bootstrap=self.config.bootstrap,
             app_id=app,
-            input_topic=f"{app}-in" if latency else preloaded,
+            input_topic=f"{app}-in" if own_input else preloaded,
             output_topic=f"{app}-out",
             commit_interval_ms=self.config.commit_interval_ms,
             state_dir=str(work / "state"),
@@ -71,9 +75,17 @@ class Context:
             table_topic=table,
         )
 
-    def create_topics(self, launcher: Launcher, spec: EngineSpec, with_input: bool) -> None:
+    def create_topics(
+        self,
+        launcher: Launcher,
+        spec: EngineSpec,
+        with_input: bool,
+        extra: tuple[TopicRequest, ...] = (),
+    ) -> None:
         parts = self.config.partitions
-        wanted = [TopicRequest(spec.output_topic, parts), *launcher.topics(spec, parts)]
+        wanted = [TopicRequest(spec.output_topic, parts), *extra]
+        names = {t.name for t in wanted}
+        wanted += [t for t in launcher.topics(spec, parts) if t.name not in names]
         if with_input:
             wanted.append(TopicRequest(spec.input_topic, parts))
         self.admin.create_topics(wanted)
@@ -89,10 +101,44 @@ class Context:
 class Throughput:
     records_per_s: float
     seconds: float
-    peak_rss_mb: float
+    peak_rss_mb: float  # the session's processes summed
+    peak_rss_worker_mb: float  # the largest single process
+    processes: int
     outputs: int  # output records visible when the engine was stopped
     notes: list[str]
     final_counts: dict[str, int] | None = None  # W5: the last count seen per region
+    state: StateSize | None = None  # the state dir once the engine stopped (stateful runs)
+
+
+@dataclass(frozen=True)
+class StateSize:
+    sst_bytes: int  # RocksDB's *.sst files under the state dir
+    dir_bytes: int  # every file under it (WAL, logs, checkpoints, ...)
+    keys: int  # the keys the stores hold at the end
+
+    @property
+    def sst_bytes_per_million_keys(self) -> float:
+        return self.sst_bytes * 1_000_000 / self.keys
+
+
+# the keys every store of a workload holds at the end of a throughput run
+_STORED_KEYS = {"w2": KEY_COUNT, "w3": KEY_COUNT, "w5": USER_ROWS + 6}
+
+
+def state_size(state_dir: str, workload: str) -> StateSize | None:
+    """The bytes under ``state_dir`` (none for W1/W4, nor for an engine that keeps none)."""
+    keys = _STORED_KEYS.get(workload)
+    root = Path(state_dir)
+    if keys is None or not root.is_dir():
+        return None
+    sst = total = 0
+    for path in root.rglob("*"):
+        if path.is_file():
+            size = path.stat().st_size
+            total += size
+            if path.suffix == ".sst":
+                sst += size
+    return StateSize(sst, total, keys) if total else None
 
 
 def _tracker(
@@ -168,9 +214,12 @@ def throughput(ctx: Context, launcher: Launcher, spec: EngineSpec) -> Throughput
         ctx.dataset.records / seconds,
         seconds,
         proc.peak_rss_bytes / 2**20,
+        proc.peak_process_rss_bytes / 2**20,
+        len(proc.pids),
         tracker.messages,
         notes,
         final_counts,
+        state_size(spec.state_dir, spec.workload),
     )
 
 
@@ -222,21 +271,28 @@ def latency(ctx: Context, launcher: Launcher, spec: EngineSpec) -> Latency:
     )
 
 
-def restore(ctx: Context, launcher: Launcher, spec: EngineSpec, probe: int) -> float:
-    """Seconds from launching a fresh worker (empty state dir, same app id) after W2's
-    throughput run until the output for one probe record shows the restored count."""
-    if not ctx.admin.wait_group_idle(spec.app_id, _GROUP_IDLE_TIMEOUT_S):
-        raise PhaseFailed(f"group {spec.app_id} still has members after {_GROUP_IDLE_TIMEOUT_S}s")
-    work = Path(spec.state_dir).parent
-    fresh = replace(
-        spec, state_dir=str(work / "restored-state"), marker_path=str(work / "restore-marker")
-    )
+@dataclass(frozen=True)
+class Restore:
+    launch_to_probe_s: float  # launch -> the probe's output visible with the restored count
+    reported: restore_report.Restored | None  # what the engine said of its restoration
+    prefill_s: float
+
+
+def restore(ctx: Context, launcher: Launcher, guarantee: str, probe: int) -> Restore:
+    """W2 on a fresh app whose changelog holds ``--records`` records: launch a fresh
+    instance (empty state dir, empty input), send one probe record for key ``probe`` and wait
+    for its output, which must be the pre-filled count + 1."""
+    spec = ctx.spec(launcher.name, "w2", guarantee, "restore")
+    changelog = TopicRequest(spec.changelog_topic, ctx.config.partitions, compact=True)
+    ctx.create_topics(launcher, spec, with_input=True, extra=(changelog,))
+    counts, prefill_s = prefill_changelog(ctx.config.bootstrap, changelog.name, ctx.config.records)
     key = key_of(probe)
-    expected = ctx.dataset.key_counts[probe] + 1
+    expected = counts[probe] + 1
     tracker = measure.ProbeTracker(key.encode())
-    producer = LiveProducer(ctx.config.bootstrap, spec.input_topic)
-    with measure.OutputWatcher(ctx.config.bootstrap, spec.output_topic, tracker, from_end=True):
-        proc = ctx.start(launcher, fresh, "restore")
+    # partitioned as the changelog was: the probe must reach the task that holds its key
+    producer = LiveProducer(ctx.config.bootstrap, spec.input_topic, "murmur2_random")
+    with measure.OutputWatcher(ctx.config.bootstrap, spec.output_topic, tracker):
+        proc = ctx.start(launcher, spec, "restore")
         try:
             producer.send(probe)
             producer.flush()
@@ -247,9 +303,9 @@ def restore(ctx: Context, launcher: Launcher, spec: EngineSpec, probe: int) -> f
                 time.sleep(_POLL_S)
         finally:
             proc.stop()
-    if tracker.value is None or tracker.value < expected:
+    if tracker.value != expected:
         raise PhaseFailed(f"store not restored: {key} counted {tracker.value}, expected {expected}")
-    return tracker.seen_at - proc.started_at
+    return Restore(tracker.seen_at - proc.started_at, restore_report.read(proc.log_dir), prefill_s)
 
 
 def _check_alive(proc: EngineProcess) -> None:

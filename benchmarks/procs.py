@@ -2,8 +2,9 @@
 
 Each engine starts in a session of its own, so the processes it spawns (streamlet's workers,
 the JVM's helpers) share its session id: peak RSS is the largest sum of the resident set
-sizes of every process in that session, sampled from ``/proc`` every 100 ms, and stopping
-it signals that whole process group (and nothing else).
+sizes of every process in that session, sampled from ``/proc`` every 100 ms (and, per worker,
+the largest resident set of any one process of it), and stopping it signals that whole process
+group (and nothing else).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ _SAMPLE_S = 0.1
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def session_rss_bytes(session_id: int) -> int:
-    """Sum of the resident memory of every live process in ``session_id``."""
-    total = 0
+def session_rss_bytes(session_id: int) -> dict[int, int]:
+    """The resident memory of every live process in ``session_id``, by pid."""
+    sizes: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -35,8 +36,8 @@ def session_rss_bytes(session_id: int) -> int:
         # Fields after the parenthesised command name: state, ppid, pgrp, session, ... rss.
         rest = raw[raw.rfind(b")") + 2 :].split()
         if int(rest[3]) == session_id:
-            total += int(rest[21]) * _PAGE
-    return total
+            sizes[int(entry.name)] = int(rest[21]) * _PAGE
+    return sizes
 
 
 class EngineProcess:
@@ -46,7 +47,9 @@ class EngineProcess:
         self._cwd = cwd
         self.log_dir = log_dir
         self.started_at = 0.0
-        self.peak_rss_bytes = 0
+        self.peak_rss_bytes = 0  # the largest sum over the session's processes
+        self.peak_process_rss_bytes = 0  # the largest resident set of any one process
+        self.pids: set[int] = set()
         self._proc: subprocess.Popen[bytes] | None = None
         self._sampling = threading.Event()
         self._sampler: threading.Thread | None = None
@@ -74,7 +77,12 @@ class EngineProcess:
 
     def _sample(self, session_id: int) -> None:
         while self._sampling.is_set():
-            self.peak_rss_bytes = max(self.peak_rss_bytes, session_rss_bytes(session_id))
+            sizes = session_rss_bytes(session_id)
+            self.pids.update(sizes)
+            self.peak_rss_bytes = max(self.peak_rss_bytes, sum(sizes.values()))
+            self.peak_process_rss_bytes = max(
+                self.peak_process_rss_bytes, max(sizes.values(), default=0)
+            )
             time.sleep(_SAMPLE_S)
 
     @property

@@ -1,7 +1,8 @@
 """The one command: ``python -m benchmarks.run [--records N] [--engines ...] [--quick]``.
 
-Pre-loads the input once, runs every workload x guarantee x engine in turn (throughput, then
-latency, then, at the end, W2's restore), prints the table and writes
+Pre-loads the input once, runs every workload x guarantee x engine cell (``--repeats``
+throughput runs interleaved across engines, then latency), then W2's restore per engine and
+guarantee, then the scaling cell (``--scaling``); prints the table and writes
 ``benchmarks/results/<UTC timestamp>.json`` and ``.png``. Every topic, application id and
 consumer group of the run contains the run id and is deleted when the run ends.
 """
@@ -33,7 +34,7 @@ from benchmarks.config import (
 )
 from benchmarks.data import KEY_COUNT, VALUE_BYTES, Dataset
 from benchmarks.engines.spec import GRACE_MS, GUARANTEES, WINDOW_MS, WINDOWED, WORKLOADS
-from benchmarks.launchers import BENCH, ENGINES, JVM_HEAP, QUIX_REQUIREMENT
+from benchmarks.launchers import BENCH, ENGINES, JVM_HEAP, KNOWN_ENGINES, QUIX_REQUIREMENT
 from benchmarks.loader import preload, preload_joined, preload_timed
 
 WORKLOAD_TITLES = {
@@ -57,12 +58,25 @@ def parse_config(argv: Sequence[str] | None) -> tuple[RunConfig, argparse.Namesp
     parser.add_argument("--records", type=int, help=f"input records (default {DEFAULT_RECORDS:,})")
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--commit-interval-ms", type=int, default=100)
-    parser.add_argument("--engines", nargs="+", help=f"among {', '.join(ENGINES)}")
-    parser.add_argument("--workloads", nargs="+", help=f"among {', '.join(WORKLOADS)}")
+    parser.add_argument("--engines", nargs="+", help=f"among {', '.join(KNOWN_ENGINES)}")
+    parser.add_argument(
+        "--workloads",
+        nargs="+",
+        help=f"among {', '.join(WORKLOADS)}; `scaling` is the same as --scaling",
+    )
     parser.add_argument("--guarantees", nargs="+", help=f"among {', '.join(GUARANTEES)}")
     parser.add_argument("--latency-rate", type=int, help="records/s (default 1000)")
     parser.add_argument("--latency-seconds", type=float, help="paced input (default 10)")
     parser.add_argument("--timeout", type=float, help="per throughput run, s")
+    parser.add_argument("--repeats", type=int, help="throughput runs per cell (default 3)")
+    parser.add_argument("--latency-repeats", type=int, default=1, help="latency runs per cell")
+    parser.add_argument("--no-latency", action="store_true", help="skip the latency phase")
+    parser.add_argument("--no-restore", action="store_true", help="skip W2's restore phase")
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="also W2 exactly_once with streamlet-1, -2 and -4 (a scaling table)",
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -75,18 +89,29 @@ def parse_config(argv: Sequence[str] | None) -> tuple[RunConfig, argparse.Namesp
     args = parser.parse_args(argv)
     quick = bool(args.quick)
     records = args.records or (QUICK_RECORDS if quick else DEFAULT_RECORDS)
+    workloads = _names(args.workloads)
+    scaling = bool(args.scaling) or (workloads is not None and "scaling" in workloads)
+    if workloads is not None:
+        workloads = tuple(w for w in workloads if w != "scaling")
+        if not workloads and not scaling:
+            workloads = None
     config = RunConfig(
         bootstrap=args.bootstrap,
         records=records,
         partitions=args.partitions,
         commit_interval_ms=args.commit_interval_ms,
         engines=_names(args.engines) or (QUICK_ENGINES if quick else ENGINES),
-        workloads=_names(args.workloads) or WORKLOADS,
+        workloads=WORKLOADS if workloads is None else workloads,
         guarantees=_names(args.guarantees) or (QUICK_GUARANTEES if quick else GUARANTEES),
         latency_rate=args.latency_rate or (500 if quick else 1000),
         latency_seconds=args.latency_seconds or (2.0 if quick else 10.0),
         timeout_s=args.timeout or 60.0 + records / 1000.0,
         quick=quick,
+        repeats=args.repeats or (1 if quick else 3),
+        latency_repeats=args.latency_repeats,
+        latency=not args.no_latency,
+        restore=not args.no_restore,
+        scaling=scaling,
     )
     return config, args
 
@@ -100,9 +125,22 @@ def _header(config: RunConfig, run_id: str, version: str) -> str:
             f"{KEY_COUNT:,} keys, {config.partitions} partitions",
             f"  commit       every {config.commit_interval_ms} ms on every engine",
             "  threads      1 stream thread per process (Kafka Streams num.stream.threads=1); "
-            "streamlet-2 runs 2 worker processes",
-            f"  latency      {config.latency_rate:,} records/s for {config.latency_seconds:g} s "
-            "after warm-up",
+            "streamlet-N runs N worker processes",
+            f"  repeats      {config.repeats} throughput runs per cell, engines interleaved; "
+            "rows show the median (min-max)",
+            (
+                f"  latency      {config.latency_rate:,} records/s for {config.latency_seconds:g} s "
+                f"after warm-up, {config.latency_repeats} run(s) per cell"
+                if config.latency
+                else "  latency      not measured (--no-latency)"
+            ),
+            f"  restore      W2's changelog pre-filled with {config.records:,} records, "
+            "a fresh instance restores it"
+            if config.restore and "w2" in config.workloads
+            else "  restore      not measured",
+            f"  scaling      W2 exactly_once, streamlet 1/2/4 workers on {os.cpu_count()} cores"
+            if config.scaling
+            else "  scaling      not run",
             *(f"  {w:<13}{WORKLOAD_TITLES[w]}" for w in config.workloads),
             f"  engines      {', '.join(config.engines)}",
             f"  guarantees   {', '.join(config.guarantees)}",
@@ -196,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flush=True,
             )
         ctx = phases.Context(config, run_id, admin, dataset, scratch)
-        outcomes = suite.run_all(ctx, launchers, unavailable)
+        results = suite.run_all(ctx, launchers, unavailable)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr, flush=True)
         return 130
@@ -205,7 +243,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\ncleaned up {len(deleted)} topics of {run_id}", flush=True)
         if not args.keep_scratch:
             shutil.rmtree(scratch, ignore_errors=True)
+    outcomes = results.outcomes
     print("\n" + report.table(outcomes))
+    if results.scaling:
+        print("\n" + report.scaling_table(results.scaling))
     meta = {
         "run_id": run_id,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
@@ -234,14 +275,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "versions": _versions(),
     }
     json_path = results_dir / f"{stamp}.json"
-    report.write_json(json_path, meta, outcomes)
+    report.write_json(json_path, meta, outcomes, results.scaling)
     title = (
         f"{config.records:,} records, {config.partitions} partitions, commit every "
         f"{config.commit_interval_ms} ms, Kafka {version} ({run_id})"
     )
     why_not = report.write_chart(results_dir / f"{stamp}.png", title, outcomes)
     print(f"\nwrote {json_path}" + (f"; {why_not}" if why_not else f" and {stamp}.png"))
-    return 0 if all(o.ok for o in outcomes) else 1
+    return 0 if all(o.ok for o in outcomes + results.scaling) else 1
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.common.serialization.Serde;
@@ -25,6 +26,7 @@ import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.apache.kafka.streams.processor.StateRestoreListener;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.EmitStrategy;
 import org.apache.kafka.streams.kstream.Grouped;
@@ -90,6 +92,7 @@ public final class StreamsBench {
           stopped.countDown();
           return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
         });
+    streams.setGlobalStateRestoreListener(new RestoreReport());
     Runtime.getRuntime().addShutdownHook(new Thread(() -> close(streams, stopped)));
     streams.start();
     stopped.await();
@@ -222,6 +225,33 @@ public final class StreamsBench {
       throw new IllegalStateException("missing environment variable " + name);
     }
     return value;
+  }
+
+  /**
+   * One parseable line per store partition restored (benchmarks/restore_report.py): wall-clock
+   * ms at its start and end, and the records restored.
+   */
+  static final class RestoreReport implements StateRestoreListener {
+    @Override
+    public void onRestoreStart(
+        TopicPartition partition, String store, long startingOffset, long endingOffset) {
+      System.out.printf(
+          "streams-restore start store=%s partition=%d at_ms=%d offsets=%d..%d%n",
+          store, partition.partition(), System.currentTimeMillis(), startingOffset, endingOffset);
+      System.out.flush();
+    }
+
+    @Override
+    public void onBatchRestored(
+        TopicPartition partition, String store, long batchEndOffset, long numRestored) {}
+
+    @Override
+    public void onRestoreEnd(TopicPartition partition, String store, long totalRestored) {
+      System.out.printf(
+          "streams-restore end store=%s partition=%d at_ms=%d records=%d%n",
+          store, partition.partition(), System.currentTimeMillis(), totalRestored);
+      System.out.flush();
+    }
   }
 
   /** Writes the "first input consumed" time once, as benchmarks/engines/marker.py does. */
