@@ -278,27 +278,44 @@ class Restoration:
         writes: dict[_Key, dict[bytes, bytes | None]] = {}
         nexts: dict[_Key, int] = {}
         counts: dict[_Key, int] = {}
-        read = 0
-        for msg in batch:
-            err = msg.error()
-            if err is not None and err.code() == KafkaError._PARTITION_EOF:
-                continue  # at the last stable offset: the position below says if that is all
-            if err is not None:
+        reading = self._reading
+        # a batch is runs of one partition's consecutive records: per record only the key and
+        # value are taken; the rest is done once per run
+        run: dict[bytes, bytes | None] | None = None  # None: the run's partition is not read
+        run_topic, run_partition, run_start, run_key = "", -1, 0, ("", -1)
+        last: Any = None
+        for i, msg in enumerate(batch):
+            if msg.error() is not None:
+                if run is not None:
+                    nexts[run_key] = last.offset() + 1
+                    counts[run_key] = counts.get(run_key, 0) + i - run_start
+                run, run_partition = None, -1
+                err = msg.error()
+                if err.code() == KafkaError._PARTITION_EOF:
+                    continue  # at the last stable offset: the position below says if that is all
                 raise StateError(
-                    f"restoring from {msg.topic()}: {msg.error()}",
+                    f"restoring from {msg.topic()}: {err}",
                     topic=msg.topic(),
                     partition=msg.partition(),
                 )
-            key = (msg.topic(), msg.partition())
-            if key not in self._reading:  # removed meanwhile
-                continue
-            writes.setdefault(key, {})[msg.key()] = msg.value()
-            nexts[key] = msg.offset() + 1
-            counts[key] = counts.get(key, 0) + 1
-            read += 1
+            partition = msg.partition()
+            if partition != run_partition or msg.topic() != run_topic:
+                if run is not None:
+                    nexts[run_key] = last.offset() + 1
+                    counts[run_key] = counts.get(run_key, 0) + i - run_start
+                run_topic, run_partition, run_start = msg.topic(), partition, i
+                run_key = (run_topic, partition)
+                run = writes.setdefault(run_key, {}) if run_key in reading else None
+            if run is not None:
+                run[msg.key()] = msg.value()
+                last = msg
+        if run is not None:
+            nexts[run_key] = last.offset() + 1
+            counts[run_key] = counts.get(run_key, 0) + len(batch) - run_start
+        read = sum(counts.values())
         applied = 0
         for key, w in writes.items():
-            target, _ = self._reading[key]
+            target, _ = reading[key]
             target.buffered.apply_restored(w, nexts[key])
             applied += len(w)
             if self._on_restored is not None:
