@@ -53,6 +53,7 @@ class _Entry:
 
 
 _MISSING: Any = object()
+_getsizeof = sys.getsizeof
 
 
 class RecordCache:
@@ -89,25 +90,27 @@ class RecordCache:
         update (the cached one, or the store's when ``key`` was not cached)."""
         entries = self._entries
         entry = entries.pop(key, None)
-        budget = self._budget
-        value_size = sys.getsizeof(new)
+        value_size = _getsizeof(new)
         if entry is None:
-            size = _ENTRY_OVERHEAD + sys.getsizeof(key) + value_size
-            entry = _Entry(old, new, record, size, value_size)
+            size = _ENTRY_OVERHEAD + _getsizeof(key) + value_size
+            entries[key] = _Entry(old, new, record, size, value_size)
             self._dirty[key] = None
-            budget.used += size
+            grown = size
         else:
-            grown = value_size - entry.value_size
-            entry.size += grown
-            entry.value_size = value_size
-            budget.used += grown
+            entries[key] = entry  # the most recently used, last
             if not entry.dirty:  # the first update since the last flush: remember its base
                 entry.old = old
                 entry.dirty = True
                 self._dirty[key] = None
             entry.new = new
             entry.record = record
-        entries[key] = entry
+            grown = value_size - entry.value_size
+            if not grown:  # the common case: a count or a sum of the same size
+                return
+            entry.size += grown
+            entry.value_size = value_size
+        budget = self._budget
+        budget.used += grown
         if budget.used > budget.max_bytes:
             self._evict()
 
