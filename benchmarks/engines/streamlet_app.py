@@ -26,6 +26,7 @@ from benchmarks.engines.spec import (
 )
 from streamlet import serde
 
+KS_CACHE_BYTES = 10 * 1024 * 1024
 _GUARANTEES = {"exactly_once": "exactly_once_v2", "at_least_once": "at_least_once"}
 
 
@@ -37,8 +38,10 @@ def build(spec: EngineSpec) -> sl.App:
         processing_guarantee=_GUARANTEES[spec.guarantee],
         commit_interval_ms=spec.commit_interval_ms,
         state_dir=spec.state_dir,
-        # the record cache (App(cache_max_bytes=)): BENCH_STREAMLET_CACHE_BYTES, else off
-        cache_max_bytes=int(os.environ.get("BENCH_STREAMLET_CACHE_BYTES", "0")),
+        # the record cache (App(cache_max_bytes=)): Kafka Streams' default size (10 MiB,
+        # statestore.cache.max.bytes), which its peer runs with, unless
+        # BENCH_STREAMLET_CACHE_BYTES says otherwise (0: off, streamlet's own default)
+        cache_max_bytes=int(os.environ.get("BENCH_STREAMLET_CACHE_BYTES", str(KS_CACHE_BYTES))),
     )
     mark = FirstInputMarker(spec.marker_path)
     records = app.stream(spec.input_topic, key_serde=serde.String(), value_serde=serde.Json())
