@@ -36,7 +36,7 @@ from streamlet.kafka.bounded import CallStuck, call_bounded
 from streamlet.kafka.clients import producer_config
 from streamlet.kafka.retry import retry_transient
 from streamlet.runtime.metrics import WorkerMetrics
-from streamlet.runtime.task import Task, wall_clock_ms
+from streamlet.runtime.task import Task
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,8 @@ class Committer:
         timestamp: int,
     ) -> None:
         """``produce`` of every ``(key, value)`` of ``pairs`` to one partition, with no headers
-        (a store's changelog records at commit), without a Python call per record."""
+        (a store's changelog records at commit), without a Python call per record; a
+        ``timestamp`` of 0 lets the producer stamp each record with the wall clock."""
         if not self._in_txn and self._txn_id is not None:
             self.begin()
         produce = self._producer.produce
@@ -189,7 +190,10 @@ class Committer:
             for key, value in pairs:
                 count += 1
                 try:
-                    produce(topic, value, key, partition=partition, timestamp=timestamp)
+                    if timestamp:
+                        produce(topic, value, key, partition=partition, timestamp=timestamp)
+                    else:  # ~0.6 us less per record than an explicit timestamp (producev)
+                        produce(topic, value, key, partition=partition)
                 except BufferError:
                     self._produce_when_room(topic, key, value, partition, timestamp, None)
         except KafkaException as exc:
@@ -257,10 +261,9 @@ class Committer:
             self.begin()  # store writes alone open a transaction: their changelog needs one
         started = time.monotonic()
         written: set[tuple[str, int]] = set()
-        now = wall_clock_ms()
-        for task in tasks:  # step 2: changelogs, coalesced
+        for task in tasks:  # step 2: changelogs, coalesced, stamped with the wall clock (0)
             written.update(
-                (topic, task.partition) for topic in task.produce_changelogs(now, self.produce_all)
+                (topic, task.partition) for topic in task.produce_changelogs(0, self.produce_all)
             )
         offsets = [
             TopicPartition(topic, task.partition, offset)
