@@ -164,9 +164,10 @@ class Committer:
         produced = self._produced
         produced[topic] = produced.get(topic, 0) + 1
         try:
-            self._producer.produce(
-                topic, value, key, partition=partition, timestamp=timestamp, headers=headers
-            )
+            # positional: confluent-kafka parses keyword arguments per call, ~0.5 us more
+            # (topic, value, key, partition, on_delivery, callback, timestamp, headers; a
+            # None callback means the producer's own, _on_delivery)
+            self._producer.produce(topic, value, key, partition, None, None, timestamp, headers)
         except BufferError:
             self._produce_when_room(topic, key, value, partition, timestamp, headers)
         except KafkaException as exc:
@@ -191,9 +192,9 @@ class Committer:
                 count += 1
                 try:
                     if timestamp:
-                        produce(topic, value, key, partition=partition, timestamp=timestamp)
-                    else:  # ~0.6 us less per record than an explicit timestamp (producev)
-                        produce(topic, value, key, partition=partition)
+                        produce(topic, value, key, partition, None, None, timestamp)
+                    else:  # ~0.3 us less per record than an explicit timestamp
+                        produce(topic, value, key, partition)
                 except BufferError:
                     self._produce_when_room(topic, key, value, partition, timestamp, None)
         except KafkaException as exc:
@@ -214,9 +215,7 @@ class Committer:
         while True:
             try:
                 self._producer.poll(0.05)
-                self._producer.produce(
-                    topic, value, key, partition=partition, timestamp=timestamp, headers=headers
-                )
+                self._producer.produce(topic, value, key, partition, None, None, timestamp, headers)
                 return
             except BufferError:
                 continue

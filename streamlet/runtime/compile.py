@@ -105,11 +105,12 @@ def _map(n: ProcessorNode, out: Emit, _k: dict[str, Emit], _t: TaskServices) -> 
     fn = n.fn
 
     def emit(r: Record) -> None:
+        key, value, timestamp, headers, topic, partition, offset = r  # one step for seven
         try:
-            k, v = fn(r.key, r.value)
+            k, v = fn(key, value)
         except Exception as exc:
             raise user_error(exc, n.name, fn) from exc
-        out(new_record(Record, (k, v, r.timestamp, r.headers, r.topic, r.partition, r.offset)))
+        out(new_record(Record, (k, v, timestamp, headers, topic, partition, offset)))
 
     return emit
 
@@ -118,11 +119,12 @@ def _map_values(n: ProcessorNode, out: Emit, _k: dict[str, Emit], _t: TaskServic
     fn = n.fn
 
     def emit(r: Record) -> None:
+        key, value, timestamp, headers, topic, partition, offset = r
         try:
-            v = fn(r.value)
+            v = fn(value)
         except Exception as exc:
             raise user_error(exc, n.name, fn) from exc
-        out(new_record(Record, (r.key, v, r.timestamp, r.headers, r.topic, r.partition, r.offset)))
+        out(new_record(Record, (key, v, timestamp, headers, topic, partition, offset)))
 
     return emit
 
@@ -131,13 +133,12 @@ def _select_key(n: ProcessorNode, out: Emit, _k: dict[str, Emit], _t: TaskServic
     fn = n.fn
 
     def emit(r: Record) -> None:
+        key, value, timestamp, headers, topic, partition, offset = r
         try:
-            k = fn(r.key, r.value)
+            k = fn(key, value)
         except Exception as exc:
             raise user_error(exc, n.name, fn) from exc
-        out(
-            new_record(Record, (k, r.value, r.timestamp, r.headers, r.topic, r.partition, r.offset))
-        )
+        out(new_record(Record, (k, value, timestamp, headers, topic, partition, offset)))
 
     return emit
 
