@@ -314,6 +314,7 @@ class CeilingLoop:
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "fetch.wait.max.ms": 10,
+                "fetch.queue.backoff.ms": 10,  # as streamlet's (librdkafka's 1 s caps a replay)
                 "enable.partition.eof": True,
             }
         )

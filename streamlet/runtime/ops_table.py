@@ -39,7 +39,9 @@ _Read = Callable[[Any], Any]
 _Write = Callable[[Record, Any, Any], None]
 
 
-def _rows(n: ProcessorNode, out: Emit, task: TaskServices) -> tuple[_Read, _Write]:
+def _rows(
+    n: ProcessorNode, out: Emit, task: TaskServices, forwards: bool
+) -> tuple[_Read, _Write]:
     """``(read(key), write(record, old, new))`` of a node's table rows. A write goes to the
     store at once (joins and processors read the store: they must see the newest value), and
     forwards ``Change(old, new)`` at once too without a record cache; with one, the newest
@@ -53,7 +55,9 @@ def _rows(n: ProcessorNode, out: Emit, task: TaskServices) -> tuple[_Read, _Writ
             return
         out(_with(record, Change(old, new)))
 
-    cache = task.record_cache(n.name, forward)
+    # a node nothing reads from (a table only joined through its store) has nothing to
+    # coalesce: a cache would only cost it a put per record and evictions
+    cache = task.record_cache(n.name, forward) if forwards else None
     if cache is None:
 
         def write_through(r: Record, old: Any, new: Any) -> None:
@@ -84,7 +88,7 @@ def _rows(n: ProcessorNode, out: Emit, task: TaskServices) -> tuple[_Read, _Writ
 
 def _aggregate(n: ProcessorNode, out: Emit, _k: dict[str, Emit], task: TaskServices) -> Emit:
     """Stream aggregation: ``aggregator(key, value, agg)`` or, for reduce, ``fn(agg, value)``."""
-    read, write = _rows(n, out, task)
+    read, write = _rows(n, out, task, bool(_k))
     initializer, aggregator = n.fn
 
     def emit(r: Record) -> None:
@@ -107,7 +111,7 @@ def _aggregate(n: ProcessorNode, out: Emit, _k: dict[str, Emit], task: TaskServi
 def _table_source(n: ProcessorNode, out: Emit, _k: dict[str, Emit], task: TaskServices) -> Emit:
     """Materialize a stream as a table: the latest value per key; a None value deletes. A
     record with a None key can be no row: dropped and counted, as in Kafka Streams."""
-    read, write = _rows(n, out, task)
+    read, write = _rows(n, out, task, bool(_k))
     dropped = DroppedRecords(task, n.name)
 
     def emit(r: Record) -> None:
@@ -189,7 +193,7 @@ def _table_group_by(n: ProcessorNode, out: Emit, _k: dict[str, Emit], _t: TaskSe
 
 def _table_aggregate(n: ProcessorNode, out: Emit, _k: dict[str, Emit], task: TaskServices) -> Emit:
     """``adder(key, value, agg)`` / ``subtractor(key, value, agg)`` by the change header."""
-    read, write = _rows(n, out, task)
+    read, write = _rows(n, out, task, bool(_k))
     initializer, adder, subtractor = n.fn
 
     def emit(r: Record) -> None:
