@@ -289,10 +289,7 @@ class Worker:
                     next_commit = now + interval
                 self.ready.set()
             except ProducerFencedError as exc:
-                # a static member's fence is never a coordinator's timeout abort
-                if isinstance(exc, InstanceFencedError) or not self._fences.timed_out(
-                    committer.transaction_age_s
-                ):
+                if self._fence_is_fatal(exc):
                     self._close_all(clean=False)
                     raise
                 self._recover(exc)
@@ -369,6 +366,14 @@ class Worker:
     def request_commit(self) -> None:
         self._commit_requested = True
 
+    def _fence_is_fatal(self, exc: ProducerFencedError) -> bool:
+        """A fence proves a twin (stop) unless it may be the coordinator aborting a
+        transaction that outlived its timeout (resume with a new producer); a static
+        member's fence never is."""
+        return isinstance(exc, InstanceFencedError) or not self._fences.timed_out(
+            self._committer.transaction_age_s
+        )
+
     def _abort_quietly(self) -> None:
         try:
             self._committer.abort()
@@ -418,10 +423,16 @@ class Worker:
         try:
             self._commit_final()
             clean = True
-        except ProducerFencedError:
-            self._abort_quietly()
-            self._close_all(clean=False)
-            raise
+        except ProducerFencedError as exc:
+            if self._fence_is_fatal(exc):
+                self._abort_quietly()
+                self._close_all(clean=False)
+                raise
+            # the commit outlived transaction.timeout.ms (blocked by a broker fault, seen in
+            # the long cluster chaos run: 27 s) and the coordinator aborted it: not a twin
+            log.warning("commit on revocation failed: %s", exc)
+            self._committer.recreate_producer()
+            clean = False
         except TransactionError as exc:
             log.warning("commit on revocation failed: %s", exc)
             self._abort_quietly()  # re-creates the producer when it is in a fatal state
