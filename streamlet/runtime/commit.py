@@ -174,15 +174,11 @@ class Committer:
             raise _translate(exc, f"produce to {topic}") from exc
 
     def produce_all(
-        self,
-        topic: str,
-        pairs: Iterable[tuple[bytes, bytes | None]],
-        partition: int,
-        timestamp: int,
+        self, topic: str, pairs: Iterable[tuple[bytes, bytes | None]], partition: int
     ) -> None:
         """``produce`` of every ``(key, value)`` of ``pairs`` to one partition, with no headers
-        (a store's changelog records at commit), without a Python call per record; a
-        ``timestamp`` of 0 lets the producer stamp each record with the wall clock."""
+        (a store's changelog records at commit), without a Python call per record, each
+        stamped by the producer with the wall clock (no explicit timestamp: ~0.3 us less)."""
         if not self._in_txn and self._txn_id is not None:
             self.begin()
         produce = self._producer.produce
@@ -191,12 +187,9 @@ class Committer:
             for key, value in pairs:
                 count += 1
                 try:
-                    if timestamp:
-                        produce(topic, value, key, partition, None, None, timestamp)
-                    else:  # ~0.3 us less per record than an explicit timestamp
-                        produce(topic, value, key, partition)
+                    produce(topic, value, key, partition)
                 except BufferError:
-                    self._produce_when_room(topic, key, value, partition, timestamp, None)
+                    self._produce_when_room(topic, key, value, partition, 0, None)
         except KafkaException as exc:
             raise _translate(exc, f"produce to {topic}") from exc
         finally:
@@ -260,9 +253,9 @@ class Committer:
             self.begin()  # store writes alone open a transaction: their changelog needs one
         started = time.monotonic()
         written: set[tuple[str, int]] = set()
-        for task in tasks:  # step 2: changelogs, coalesced, stamped with the wall clock (0)
+        for task in tasks:  # step 2: changelogs, coalesced, stamped with the wall clock
             written.update(
-                (topic, task.partition) for topic in task.produce_changelogs(0, self.produce_all)
+                (topic, task.partition) for topic in task.produce_changelogs(self.produce_all)
             )
         offsets = [
             TopicPartition(topic, task.partition, offset)

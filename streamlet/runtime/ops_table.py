@@ -39,9 +39,7 @@ _Read = Callable[[Any], Any]
 _Write = Callable[[Record, Any, Any], None]
 
 
-def _rows(
-    n: ProcessorNode, out: Emit, task: TaskServices, forwards: bool
-) -> tuple[_Read, _Write]:
+def _rows(n: ProcessorNode, out: Emit, task: TaskServices, forwards: bool) -> tuple[_Read, _Write]:
     """``(read(key), write(record, old, new))`` of a node's table rows. A write goes to the
     store at once (joins and processors read the store: they must see the newest value), and
     forwards ``Change(old, new)`` at once too without a record cache; with one, the newest

@@ -282,15 +282,20 @@ class Restoration:
         # a batch is runs of one partition's consecutive records: per record only the key and
         # value are taken; the rest is done once per run
         run: dict[bytes, bytes | None] | None = None  # None: the run's partition is not read
-        run_topic, run_partition, run_start, run_key = "", -1, 0, ("", -1)
+        run_key: _Key = ("", -1)
+        run_start = 0
         last: Any = None
+
+        def end_run(end: int) -> None:  # the run is batch[run_start:end]
+            if run is not None:
+                nexts[run_key] = last.offset() + 1
+                counts[run_key] = counts.get(run_key, 0) + end - run_start
+
         for i, msg in enumerate(batch):
-            if msg.error() is not None:
-                if run is not None:
-                    nexts[run_key] = last.offset() + 1
-                    counts[run_key] = counts.get(run_key, 0) + i - run_start
-                run, run_partition = None, -1
-                err = msg.error()
+            err = msg.error()
+            if err is not None:
+                end_run(i)
+                run, run_key = None, ("", -1)
                 if err.code() == KafkaError._PARTITION_EOF:
                     continue  # at the last stable offset: the position below says if that is all
                 raise StateError(
@@ -299,19 +304,14 @@ class Restoration:
                     partition=msg.partition(),
                 )
             partition = msg.partition()
-            if partition != run_partition or msg.topic() != run_topic:
-                if run is not None:
-                    nexts[run_key] = last.offset() + 1
-                    counts[run_key] = counts.get(run_key, 0) + i - run_start
-                run_topic, run_partition, run_start = msg.topic(), partition, i
-                run_key = (run_topic, partition)
+            if partition != run_key[1] or msg.topic() != run_key[0]:
+                end_run(i)
+                run_key, run_start = (msg.topic(), partition), i
                 run = writes.setdefault(run_key, {}) if run_key in reading else None
             if run is not None:
                 run[msg.key()] = msg.value()
                 last = msg
-        if run is not None:
-            nexts[run_key] = last.offset() + 1
-            counts[run_key] = counts.get(run_key, 0) + len(batch) - run_start
+        end_run(len(batch))
         read = sum(counts.values())
         applied = 0
         for key, w in writes.items():

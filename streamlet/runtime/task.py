@@ -319,24 +319,16 @@ class Task:
     def has_dirty_cache(self) -> bool:
         return any(cache.dirty for cache in self._caches)
 
-    def produce_changelogs(
-        self, timestamp: int, produce_all: ProduceAll | None = None
-    ) -> list[str]:
+    def produce_changelogs(self, produce_all: ProduceAll) -> list[str]:
         """Step 2: flush the record caches (their output joins this transaction), then every
-        pending store write (one per key) to its changelog — through ``produce_all`` in one
-        call per store when given, else record by record; returns the changelog topics
-        written."""
+        pending store write (one per key) to its changelog, in one ``produce_all`` call per
+        store; returns the changelog topics written."""
         self.flush_caches()
         written: list[str] = []
         for ts in self.stores.values():
             changelog = ts.spec.changelog
             if changelog and ts.buffered.has_pending():
-                pending = ts.buffered.pending().items()
-                if produce_all is not None:
-                    produce_all(changelog, pending, self.partition, timestamp)
-                else:
-                    for key, value in pending:
-                        self.produce(changelog, key, value, self.partition, timestamp, None)
+                produce_all(changelog, ts.buffered.pending().items(), self.partition)
                 written.append(changelog)
         return written
 

@@ -13,9 +13,9 @@ from streamlet.topology.nodes import ProcessorNode
 Emit = Callable[[Record], None]
 Produce = Callable[[str, bytes | None, bytes | None, int, int, Any], None]
 """``(topic, key, value, partition (-1: the partitioner's choice), timestamp, headers)``."""
-ProduceAll = Callable[[str, Iterable[tuple[bytes, bytes | None]], int, int], None]
-"""``(topic, (key, value) pairs, partition, timestamp)``: many records without headers in one
-call (a store's changelog at commit)."""
+ProduceAll = Callable[[str, Iterable[tuple[bytes, bytes | None]], int], None]
+"""``(topic, (key, value) pairs, partition)``: many records without headers in one call (a
+store's changelog at commit), stamped with the wall clock."""
 
 
 class TaskServices(Protocol):

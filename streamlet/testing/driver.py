@@ -24,7 +24,7 @@ dead-letter topic, readable like any other.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
@@ -221,6 +221,13 @@ class TopologyTestDriver:
         message = Message(topic, 0, self._next_offset(topic), key, value, timestamp, headers)
         self._run(lambda: self._feed(message))
 
+    def _produce_all(
+        self, topic: str, pairs: Iterable[tuple[bytes, bytes | None]], partition: int
+    ) -> None:
+        """Changelog records at commit, stamped with the mock wall clock."""
+        for key, value in pairs:
+            self._produce(topic, key, value, partition, self._now, None)
+
     def _produce(
         self,
         topic: str,
@@ -274,7 +281,7 @@ class TopologyTestDriver:
     def _commit(self) -> None:
         self._flush_caches()
         for task in self._tasks:
-            task.produce_changelogs(self._now)
+            task.produce_changelogs(self._produce_all)
             task.flush_stores(lambda changelog, _partition: self._ends.get(changelog, 0))
         for message in self._open:
             self._queue(message.topic()).append(message)

@@ -156,10 +156,15 @@ class Run:
 
     def fail(self, why: str) -> None:
         """Fail with every worker's stacks (alive ones dump them on SIGUSR1) and log tail."""
-        for w in self.workers:
-            if w.alive():
-                w.proc.send_signal(signal.SIGUSR1)
-        time.sleep(1.0)  # the dump is written by the worker's own signal handler
+        dumping = [w for w in self.workers if w.alive()]
+        for w in dumping:
+            w.proc.send_signal(signal.SIGUSR1)
+        # the dump is written by each worker's own signal handler: until it is in every log
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and not all(
+            "most recent call first" in w.output() for w in dumping if w.alive()
+        ):
+            time.sleep(0.1)
         tails = "\n".join(
             f"--- worker {i} ({'alive' if w.alive() else f'exit {w.proc.returncode}'}), "
             f"{w.log.name}:\n{_quiet(w.output())[-5000:]}"

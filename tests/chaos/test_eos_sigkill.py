@@ -137,7 +137,13 @@ def test_sigkill_with_static_membership_keeps_output_exactly_once(
     member's session to expire."""
     resumed: list[float] = []
     src, out, app_id, sent, workers = run_with_kills(
-        bootstrap, make_topics, unique, tmp_path, "exactly_once_v2", kills=5, resumed=resumed,
+        bootstrap,
+        make_topics,
+        unique,
+        tmp_path,
+        "exactly_once_v2",
+        kills=5,
+        resumed=resumed,
         STATIC="1",
     )
     verify_exactly_once(bootstrap, src, out, app_id, sent, workers)
